@@ -1,0 +1,42 @@
+# gradbook: `make notebooks` builds every notebook, `make test` runs the tests.
+# Both create the virtual environment (.venv) from requirements.lock and pyproject.toml first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+BUILD_FLAGS ?=
+
+.PHONY: notebooks test check lab bench lock clean
+
+notebooks: $(STAMP)
+	$(PY) build.py $(BUILD_FLAGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_FLAGS)
+
+check: $(STAMP)
+	$(PY) build.py --check --quiet
+
+bench: $(STAMP)
+	$(PY) bench/build_speed.py
+
+lab: $(STAMP)
+	$(VENV)/bin/pip install --quiet jupyterlab
+	$(VENV)/bin/jupyter lab notebooks/
+
+# The environment is rebuilt whenever the pins or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+# Re-pin: resolve pyproject.toml's ranges afresh in a scratch environment.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --disable-pip-version-check '.[dev]'
+	{ sed -n '1,2p' requirements.lock; .venv-lock/bin/pip freeze --exclude-editable | grep -v '^gradbook'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,307 @@
+"""The build: each derivation source becomes an executed notebook, and all of them a ledger.
+
+Notebooks run in parallel, each in its own kernel. A notebook is re-executed only when what
+execution depends on changed (its code cells, the engine, the pinned dependencies); it is
+written only when complete (temporary file, then rename), so a failure or Ctrl-C leaves the
+previous notebook in place.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ._catalog import load_catalog
+from ._convert import NOTEBOOK_METADATA, cell_lines, code_hash, source_to_notebook
+from ._ledger import EXPECTED_FAILURE, FAILED, VERIFIED, Ledger
+
+LEDGER_MIME = "application/vnd.gradbook.ledger+json"
+BUILD_FORMAT = b"gradbook-build-1"
+ENGINE_DIR = Path(__file__).parent
+
+
+@dataclass
+class Options:
+    """What to build and how (see cli.py for the command-line flags)."""
+
+    derivations: Path
+    notebooks: Path
+    only: list[str] = field(default_factory=list)
+    execute: bool = True
+    force: bool = False
+    jobs: int = 1
+    timeout: float = 600.0
+    quiet: bool = False
+    lock_file: Path | None = None
+
+
+@dataclass
+class Outcome:
+    """How one notebook went: built, cached (up to date), reused outputs, converted, or failed."""
+
+    name: str
+    status: str
+    seconds: float = 0.0
+    ledger: dict = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+class UsageError(Exception):
+    """A problem with the command line or the folders: reported plainly, exit code 2."""
+
+
+def discover(derivations: Path, only: list[str]) -> list[Path]:
+    """The derivation sources to build, in name order; `only` selects some by name."""
+    if not derivations.is_dir():
+        raise UsageError(f"no derivations folder at {derivations}")
+    sources = sorted(p for p in derivations.glob("*.py") if not p.name.startswith("_"))
+    if not only:
+        return sources
+    by_name = {p.stem: p for p in sources}
+    wanted = [Path(n).stem for n in only]
+    unknown = [n for n in wanted if n not in by_name]
+    if unknown:
+        raise UsageError(f"unknown derivation(s): {', '.join(unknown)}; "
+                         f"available: {', '.join(by_name) or '(none)'}")
+    return [by_name[n] for n in dict.fromkeys(wanted)]
+
+
+def fingerprint(lock_file: Path | None) -> bytes:
+    """What every notebook's outputs depend on besides its own code: engine, pins, Python."""
+    digest = hashlib.sha256(BUILD_FORMAT)
+    for path in sorted(ENGINE_DIR.glob("*.py")) + sorted(ENGINE_DIR.glob("*.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    if lock_file is not None and lock_file.exists():
+        digest.update(lock_file.read_bytes())
+    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
+    return digest.hexdigest().encode()
+
+
+def build(options: Options, report=print) -> list[Outcome]:
+    """Build the selected notebooks, write the ledger, and return one Outcome per notebook."""
+    sources = discover(options.derivations, options.only)
+    _require_writable(options.notebooks)
+    engine = fingerprint(options.lock_file)
+    if not options.quiet:
+        report(f"building {len(sources)} notebook(s) with {options.jobs} worker(s)")
+    outcomes = asyncio.run(_build_all(sources, options, engine, report))
+    if options.execute:
+        names = [p.stem for p in discover(options.derivations, [])]
+        ledger = merge_ledgers(options.notebooks, names, outcomes)
+        write_atomically(options.notebooks / "ledger.json",
+                         json.dumps(ledger, indent=1, ensure_ascii=False) + "\n")
+    return outcomes
+
+
+async def _build_all(sources, options, engine, report):
+    workers = asyncio.Semaphore(max(1, options.jobs))
+    tasks = [asyncio.create_task(_build_one(src, options, engine, workers)) for src in sources]
+    outcomes = []
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            outcome = await next_done
+            outcomes.append(outcome)
+            if not options.quiet or outcome.failed:
+                report(progress_line(outcome))
+    finally:  # on Ctrl-C: stop every kernel before leaving
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return sorted(outcomes, key=lambda o: o.name)
+
+
+async def _build_one(source: Path, options: Options, engine: bytes, workers) -> Outcome:
+    name, started = source.stem, time.monotonic()
+    target = options.notebooks / f"{name}.ipynb"
+    raw = source.read_bytes()
+    source_hash = hashlib.sha256(raw + b"\0" + engine).hexdigest()
+    previous = _read_notebook(target)
+    meta = previous.metadata.get("gradbook", {}) if previous else {}
+    if previous and not options.force and meta.get("source_hash") == source_hash:
+        return Outcome(name, "cached", 0.0, _ledger_output(previous))
+
+    text = raw.decode("utf-8")
+    label = f"derivations/{source.name}"
+    try:
+        compile(text, label, "exec")
+    except SyntaxError as error:
+        return Outcome(name, "failed", time.monotonic() - started,
+                       message=f"{label}, line {error.lineno}: SyntaxError: {error.msg}")
+    nb = source_to_notebook(source, text)
+    exec_hash = code_hash(nb, engine)
+    status = "converted"
+    if (previous and not options.force and meta.get("exec_hash") == exec_hash
+            and _reuse_outputs(previous, nb)):
+        status = "reused"  # only prose changed: keep the outputs, skip the kernel
+    elif options.execute:
+        async with workers:
+            started = time.monotonic()
+            failure = await _execute(nb, source.parent, options.timeout)
+        if failure is not None:
+            return Outcome(name, "failed", time.monotonic() - started,
+                           _declared_as_failed(nb, failure),
+                           _failure_message(label, text, nb, failure))
+        status = "built"
+    problem = _unreproducible_output(nb)
+    if problem:
+        return Outcome(name, "failed", time.monotonic() - started, message=f"{label}: {problem}")
+    nb.metadata.language_info = nbformat.from_dict(NOTEBOOK_METADATA["language_info"])
+    nb.metadata.gradbook = nbformat.from_dict(
+        {"source": label, "source_hash": source_hash,
+         **({"exec_hash": exec_hash} if status != "converted" else {})})
+    nbformat.validate(nb)
+    write_atomically(target, nbformat.writes(nb) + "\n")
+    return Outcome(name, status, time.monotonic() - started, _ledger_output(nb))
+
+
+async def _execute(nb, cwd, timeout):
+    from ._execute import execute_notebook  # nbclient is imported only when a kernel is needed
+
+    return await execute_notebook(nb, cwd, timeout)
+
+
+def _reuse_outputs(previous, nb) -> bool:
+    old = [c for c in previous.cells if c.cell_type == "code"]
+    new = [c for c in nb.cells if c.cell_type == "code"]
+    if [c.source for c in old] != [c.source for c in new]:
+        return False
+    for o, n in zip(old, new):
+        n.outputs, n.execution_count = o.outputs, o.execution_count
+    return True
+
+
+def _read_notebook(path: Path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return None
+
+
+def _ledger_output(nb) -> dict:
+    """The ledger a notebook's closing summary() left in its outputs (empty if none)."""
+    found = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get(LEDGER_MIME)
+            if data:
+                found = {**found, **data}
+    return found
+
+
+def _declared_as_failed(nb, failure) -> dict:
+    declared = _ledger_output(nb).get("declared", [])
+    return {"declared": declared, "failed": sorted(set(declared) | ({failure.claim} - {None}))}
+
+
+def _failure_message(label, text, nb, failure) -> str:
+    where = label
+    if failure.cell is not None:
+        line = cell_lines(text, nb).get(failure.cell)
+        first = next((ln for ln in nb.cells[failure.cell].source.splitlines() if ln.strip()), "")
+        where += f", cell {failure.cell}" + (f" (line {line})" if line else "") + f": `{first.strip()}`"
+    return f"{where}\n  {failure.reason}"
+
+
+_UNREPRODUCIBLE = [
+    (re.compile(r"\b0x[0-9a-fA-F]{6,}\b"), "a memory address"),
+]
+
+
+def _unreproducible_output(nb) -> str | None:
+    """Outputs must not depend on the machine: no memory addresses, no absolute paths."""
+    machine_paths = {str(Path.home()), tempfile.gettempdir(), os.getcwd(), str(ENGINE_DIR.parent)}
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")] + [v for v in out.get("data", {}).values() if isinstance(v, str)]
+            for text in texts:
+                for pattern, what in _UNREPRODUCIBLE:
+                    hit = pattern.search(text)
+                    if hit:
+                        return f"output of cell {index} contains {what} ({hit.group(0)}); outputs must be reproducible"
+                for path in machine_paths:
+                    if len(path) > 1 and path in text:
+                        return f"output of cell {index} contains a machine path ({path}); outputs must be reproducible"
+    return None
+
+
+def merge_ledgers(notebooks: Path, names: list[str], outcomes: list[Outcome]) -> dict:
+    """One ledger for the project: every notebook's checks under their claim ids.
+
+    Notebooks built in this run report through their Outcome; the others are read from disk.
+    """
+    catalog = load_catalog()
+    by_name = {o.name: o for o in outcomes}
+    ledger, where, failures = Ledger(catalog), {}, {}
+    for name in names:
+        outcome = by_name.get(name)
+        if outcome is not None and outcome.failed:
+            for claim in outcome.ledger.get("failed", []):
+                failures[claim] = f"notebook {name} failed: {' '.join(outcome.message.split())}"
+                where.setdefault(claim, []).append(name)
+            continue
+        nb = _read_notebook(notebooks / f"{name}.ipynb") if outcome is None else None
+        data = outcome.ledger if outcome is not None else (_ledger_output(nb) if nb else {})
+        for entry in data.get("claims", []):
+            ledger.load(entry["id"], entry["checks"])
+            where.setdefault(entry["id"], []).append(name)
+    entries = []
+    for claim_id in catalog.claims:
+        if claim_id not in where:
+            continue
+        entry = ledger.entry(claim_id) if claim_id not in failures else {
+            "id": claim_id, "source": catalog.cite(claim_id), "status": FAILED,
+            "reason": failures[claim_id], "checks": []}
+        entries.append({**entry, "notebooks": where[claim_id]})
+    counts = {s: sum(e["status"] == s for e in entries) for s in (VERIFIED, EXPECTED_FAILURE, FAILED)}
+    return {"claims": entries,
+            "summary": {**counts, "catalog": len(catalog.claims),
+                        "not_covered": [c for c in catalog.claims if c not in where]}}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def progress_line(outcome: Outcome) -> str:
+    """One line per notebook as it finishes: name, what happened, claims verified, seconds."""
+    claims = outcome.ledger.get("claims", [])
+    good = sum(e["status"] in (VERIFIED, EXPECTED_FAILURE) for e in claims)
+    words = {"built": "executed", "cached": "up to date", "reused": "outputs reused (prose changed)",
+             "converted": "converted, not executed", "failed": "FAILED"}[outcome.status]
+    line = f"  {outcome.name:<32} {words:<30} {good}/{len(claims)} claims verified {outcome.seconds:6.1f} s"
+    if outcome.failed:
+        lines = outcome.message.splitlines()
+        reason = lines[1 if len(lines) > 1 else 0].strip()
+        line = f"  {outcome.name:<32} FAILED after {outcome.seconds:.1f} s: {reason[:120]}"
+    return line
+
+
+def _require_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the notebooks folder {folder}: {error.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"the notebooks folder {folder} is not writable")

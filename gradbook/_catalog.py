@@ -1,0 +1,84 @@
+"""The claims catalog: every result the source documents state, with the id the ledger uses."""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+CATALOG_FILE = Path(__file__).with_name("catalog.json")
+KINDS = ("sym", "jax", "fd", "num", "shape", "measured")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source document: its short name, title and what it is."""
+
+    short: str
+    title: str
+    kind: str
+    author: str | None = None
+    year: int | None = None
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One catalog entry: what a document states and the kinds of check it needs."""
+
+    id: str
+    doc: str
+    section: str
+    claim: str
+    kinds: tuple[str, ...]
+    expected_failure: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All claims and documents, looked up by id with a helpful error for a typo."""
+
+    documents: dict[str, Document]
+    claims: dict[str, Claim] = field(default_factory=dict)
+
+    def __getitem__(self, claim_id: str) -> Claim:
+        try:
+            return self.claims[claim_id]
+        except KeyError:
+            close = difflib.get_close_matches(claim_id, self.claims, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UnknownClaim(
+                f"no claim {claim_id!r} in the catalog (gradbook/catalog.json){hint}"
+            ) from None
+
+    def __contains__(self, claim_id: str) -> bool:
+        return claim_id in self.claims
+
+    def cite(self, claim_id: str) -> str:
+        """The claim's source as 'Title' (short), section — how notebooks cite it."""
+        claim = self[claim_id]
+        doc = self.documents[claim.doc]
+        return f"“{doc.title}” ({doc.short}), {claim.section}"
+
+
+class UnknownClaim(KeyError):
+    """A claim id that the catalog does not list."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return self.args[0]
+
+
+@lru_cache(maxsize=1)
+def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+    """Read the catalog data file once."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    documents = {short: Document(short=short, **doc) for short, doc in data["documents"].items()}
+    claims = {}
+    for entry in data["claims"]:
+        unknown = set(entry["kinds"]) - set(KINDS)
+        if unknown:
+            raise ValueError(f"catalog claim {entry['id']}: unknown kinds {sorted(unknown)}")
+        claims[entry["id"]] = Claim(**{**entry, "kinds": tuple(entry["kinds"])})
+    return Catalog(documents=documents, claims=claims)

@@ -1,0 +1,137 @@
+"""The ledger: every check run, under the claim id it verifies, and each claim's status."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ._catalog import KINDS, Catalog, load_catalog
+
+VERIFIED, FAILED, EXPECTED_FAILURE = "verified", "failed", "expected-failure"
+
+
+class ClaimFailed(AssertionError):
+    """A check found that a claim does not hold; the message says what differed."""
+
+    def __init__(self, claim: str, kind: str, message: str):
+        super().__init__(f"claim {claim} [{kind}] failed: {message}")
+        self.claim, self.kind, self.message = claim, kind, message
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of one claim: its kind, whether it passed, and a one-line account."""
+
+    claim: str
+    kind: str
+    passed: bool
+    detail: str
+    expected_failure: bool = False
+
+    def to_json(self) -> dict:
+        out = {"kind": self.kind, "passed": self.passed, "detail": self.detail}
+        if self.expected_failure:
+            out["expected_failure"] = True
+        return out
+
+
+class Ledger:
+    """Collects checks in the order they run and reports one status per claim."""
+
+    def __init__(self, catalog: Catalog | None = None):
+        self.catalog = catalog or load_catalog()
+        self.checks: list[Check] = []
+        self.declared: list[str] = []
+
+    def declare(self, claim_ids) -> None:
+        """Note the claims a notebook promises to verify (so a forgotten one shows up)."""
+        for claim_id in claim_ids:
+            self.catalog[claim_id]  # unknown ids fail here, with a suggestion
+            if claim_id not in self.declared:
+                self.declared.append(claim_id)
+
+    def record(self, claim: str, kind: str, passed: bool, detail: str,
+               expected_failure: bool = False) -> Check:
+        """Add one check; raise ClaimFailed when it failed (or an expected failure passed)."""
+        entry = self.catalog[claim]
+        if kind not in KINDS:
+            raise ValueError(f"unknown check kind {kind!r}; kinds are {', '.join(KINDS)}")
+        if expected_failure and not entry.expected_failure:
+            raise ValueError(
+                f"claim {claim} is not marked as an erratum in the catalog; "
+                "only a documented erratum may be recorded as an expected failure"
+            )
+        check = Check(claim, kind, bool(passed), detail, expected_failure)
+        self.checks.append(check)
+        if expected_failure and passed:
+            raise ClaimFailed(claim, kind, f"expected to fail (a documented erratum) but passed: {detail}")
+        if not expected_failure and not passed:
+            raise ClaimFailed(claim, kind, detail)
+        return check
+
+    def load(self, claim: str, checks: list[dict]) -> None:
+        """Add checks already run elsewhere (a notebook's ledger output), without judging them."""
+        self.catalog[claim]
+        for c in checks:
+            self.checks.append(Check(claim, c["kind"], c["passed"], c["detail"],
+                                     c.get("expected_failure", False)))
+
+    def claim_ids(self) -> list[str]:
+        """Declared claims first, then any others checked, each once."""
+        seen = list(self.declared)
+        seen += [c.claim for c in self.checks if c.claim not in seen]
+        return list(dict.fromkeys(seen))
+
+    def entry(self, claim_id: str) -> dict:
+        """The ledger record of one claim: id, source, status, checks (and why, if failed)."""
+        claim = self.catalog[claim_id]
+        checks = [c for c in self.checks if c.claim == claim_id]
+        missing = [k for k in claim.kinds if k not in {c.kind for c in checks}]
+        wrong = [c for c in checks if c.passed == c.expected_failure]
+        status, reason = VERIFIED, None
+        if not checks:
+            status, reason = FAILED, "no check was run"
+        elif wrong:
+            status, reason = FAILED, f"{len(wrong)} check(s) did not give the expected result"
+        elif missing:
+            status, reason = FAILED, f"kinds not checked: {', '.join(missing)}"
+        elif claim.expected_failure:
+            if any(c.expected_failure for c in checks):
+                status = EXPECTED_FAILURE
+            else:
+                status, reason = FAILED, "the erratum was never shown to be rejected"
+        out = {"id": claim_id, "source": self.catalog.cite(claim_id), "status": status}
+        if reason:
+            out["reason"] = reason
+        out["checks"] = [c.to_json() for c in checks]
+        return out
+
+    def to_json(self) -> dict:
+        """The whole ledger as the JSON document the build writes."""
+        return {"claims": [self.entry(cid) for cid in self.claim_ids()]}
+
+
+_active: Ledger | None = None
+
+
+def active_ledger() -> Ledger:
+    """The ledger that checks record into (one per notebook or script run)."""
+    global _active
+    if _active is None:
+        _active = Ledger()
+    return _active
+
+
+@contextmanager
+def use_ledger(ledger: Ledger):
+    """Record into `ledger` for the duration of the block (tests use a fresh one)."""
+    global _active
+    previous, _active = _active, ledger
+    try:
+        yield ledger
+    finally:
+        _active = previous
+
+
+def record(claim: str, kind: str, passed: bool, detail: str, expected_failure: bool = False) -> Check:
+    """Record a check in the active ledger (see Ledger.record)."""
+    return active_ledger().record(claim, kind, passed, detail, expected_failure)

@@ -1,0 +1,220 @@
+"""Numeric checks: a derived gradient formula against JAX's autodiff and finite differences."""
+from __future__ import annotations
+
+import inspect
+import zlib
+
+import numpy as np
+
+from ._display import Result
+from ._finite_diff import fd_jacobian
+from ._float64 import jax, jnp
+from ._ledger import record
+from ._tolerance import autodiff_bound, fd_bound
+
+
+def check_gradient(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
+                   sample=None, fd: bool = True) -> Result:
+    """Check `claimed(*args)` against jax.grad(f) (and finite differences) at several points.
+
+    `f` returns a scalar; `wrt` names the arguments differentiated (positions or parameter
+    names); `claimed` returns one gradient per name in `wrt`. The points are `at` (the
+    document's worked example, or None) and `points` seeded random ones, drawn by
+    `sample(rng)` when given, else as standard normals shaped like `at`.
+    """
+    names, argnums = _argnums(f, wrt)
+    reference = jax.grad(f, argnums=argnums)
+    return _check_derivative(claim, "jax.grad", names, argnums, f, claimed,
+                             lambda *a: reference(*a), _points(claim, at, points, seed, sample), fd)
+
+
+def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int = 3, seed=None,
+              sample=None, fd: bool = True) -> Result:
+    """Check a vector-Jacobian product: `claimed(*args, g)` against jax.vjp(f)(g).
+
+    `g` is the upstream gradient: `cotangent` at the worked example (random if None) and
+    random at the other points. The finite-difference witness differentiates <g, f(args)>.
+    """
+    names, argnums = _argnums(f, wrt)
+    at_point = None
+    if at is not None:
+        at = tuple(at)
+        g = cotangent if cotangent is not None else _normal_like(
+            np.asarray(f(*at)), np.random.default_rng(_seed(claim, seed)))
+        at_point = at + (g,)
+
+    def sample_with_g(rng):
+        args = sample(rng) if sample else _random_like(at, rng)
+        return tuple(args) + (_normal_like(np.asarray(f(*args)), rng),)
+
+    if at is None and sample is None:
+        raise ValueError("check_vjp needs `at` or `sample` to know the argument shapes")
+
+    def reference(*args_g):
+        *args, g = args_g
+        _, pullback = jax.vjp(lambda *d: f(*_merge(args, argnums, d)),
+                              *[args[i] for i in argnums])
+        return pullback(jnp.asarray(g, dtype=jnp.float64))
+
+    def scalar(*args_g):
+        *args, g = args_g
+        return jnp.vdot(jnp.asarray(g), f(*args))
+
+    return _check_derivative(claim, "jax.vjp", names, argnums, scalar, claimed, reference,
+                             _points(claim, at_point, points, seed, sample_with_g), fd)
+
+
+def check_jacobian(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
+                   sample=None, fd: bool = True) -> Result:
+    """Check a claimed Jacobian `claimed(*args)` (shape out + in) against jax.jacobian(f)."""
+    names, argnums = _argnums(f, wrt)
+    reference = jax.jacobian(f, argnums=argnums)
+    return _check_derivative(claim, "jax.jacobian", names, argnums, f, claimed,
+                             lambda *a: reference(*a), _points(claim, at, points, seed, sample), fd)
+
+
+def check_close(claim: str, kind: str, label: str, computed, reference) -> Result:
+    """Check two float64 computations of the same quantity agree (the autodiff tolerance)."""
+    c, r = np.asarray(computed, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if c.shape != r.shape:
+        return Result([record(claim, kind, False,
+                              f"{label}: shapes differ, {c.shape} against {r.shape}")])
+    err, bound = float(np.max(np.abs(c - r), initial=0.0)), autodiff_bound(c, r)
+    passed = err <= bound
+    detail = (f"{label} agree (largest |Δ| {err:.1e}, allowed {bound:.1e})" if passed else
+              f"{label}: computed {_short(c)} but reference {_short(r)} (largest |Δ| {err:.3g})")
+    return Result([record(claim, kind, passed, detail)])
+
+
+def check_that(claim: str, kind: str, condition: bool, detail: str) -> Result:
+    """Record a check whose test is a plain condition, described in words."""
+    return Result([record(claim, kind, bool(condition), detail)])
+
+
+# --- the shared machinery -------------------------------------------------------------------
+
+def _check_derivative(claim, what, names, argnums, f, claimed, reference, points, fd):
+    worst_jax = worst_fd = None
+    for where, args in points:
+        args = tuple(args)
+        _require_float64(claim, args)
+        mine = _as_tuple(claimed(*args), len(argnums))
+        theirs = _as_tuple(reference(*args), len(argnums))
+        worst_jax = _worse(worst_jax, _compare(mine, theirs, names, where, autodiff_bound))
+        if fd:
+            witness = tuple(fd_jacobian(f, args, i) for i in argnums)
+            worst_fd = _worse(worst_fd, _compare(mine, witness, names, where, fd_bound))
+    where_all = _describe(points)
+    checks = [_record(claim, "jax", what, worst_jax, where_all)]
+    if fd:
+        checks.append(_record(claim, "fd", "central differences", worst_fd, where_all))
+    return Result(checks)
+
+
+def _compare(mine, theirs, names, where, bound_rule):
+    """Worst entry over all arguments: (ratio of error to bound, description)."""
+    worst = (0.0, "", 0.0, 0.0)
+    for name, a, b in zip(names, mine, theirs):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape:
+            return (np.inf, f"at {where}, ∂/∂{name}: the claimed gradient has shape {a.shape} "
+                            f"but the reference has shape {b.shape}", 0.0, 0.0)
+        bound = bound_rule(a, b)
+        err = np.abs(a - b)
+        if not err.size:
+            continue
+        index = np.unravel_index(int(np.argmax(err)), err.shape)
+        e = float(err[index])
+        ratio = e / bound if bound > 0 else (np.inf if e > 0 else 0.0)
+        if ratio >= worst[0]:
+            label = f"∂/∂{name}{list(map(int, index)) if index else ''}"
+            rel = e / abs(float(b[index])) if b[index] != 0 else np.inf
+            worst = (ratio, f"at {where}, {label}: claimed {float(a[index]):.10g}, "
+                            f"reference {float(b[index]):.10g} (|Δ| {e:.3g}, relative {rel:.3g}, "
+                            f"allowed {bound:.1e})", e, bound)
+    return worst
+
+
+def _record(claim, kind, what, worst, where_all):
+    ratio, message, err, bound = worst
+    if ratio <= 1:
+        detail = f"matches {what} at {where_all}; largest |Δ| {err:.1e} (allowed {bound:.1e})"
+        return record(claim, kind, True, detail)
+    return record(claim, kind, False, f"differs from {what} {message}")
+
+
+def _worse(a, b):
+    return b if a is None or b[0] > a[0] else a
+
+
+def _points(claim, at, n, seed, sample):
+    pts = [] if at is None else [("the worked example", tuple(at))]
+    if n and at is None and sample is None:
+        raise ValueError("give `at` (a worked example) or `sample` so random points have shapes")
+    rng = np.random.default_rng(_seed(claim, seed))
+    for i in range(n):
+        pts.append((f"random point {i + 1}", tuple(sample(rng) if sample else _random_like(at, rng))))
+    return pts
+
+
+def _describe(points) -> str:
+    randoms = sum(1 for where, _ in points if where.startswith("random"))
+    parts = ["the worked example"] if len(points) > randoms else []
+    if randoms:
+        parts.append(f"{randoms} seeded random point{'s' if randoms > 1 else ''}")
+    return " and ".join(parts)
+
+
+def _seed(claim, seed):
+    return zlib.crc32(claim.encode()) if seed is None else seed
+
+
+def _random_like(args, rng):
+    return tuple(_normal_like(a, rng) for a in args)
+
+
+def _normal_like(a, rng):
+    arr = np.asarray(a)
+    if not np.issubdtype(arr.dtype, np.floating):
+        return a
+    value = rng.standard_normal(arr.shape)
+    return float(value) if isinstance(a, float) else jnp.asarray(value)
+
+
+def _require_float64(claim, args):
+    for a in args:
+        dtype = getattr(a, "dtype", None)
+        if dtype is not None and np.issubdtype(dtype, np.floating) and dtype != np.float64:
+            raise TypeError(f"claim {claim}: numeric checks run in float64, got an argument of "
+                            f"dtype {dtype}; import gradbook before creating arrays")
+
+
+def _argnums(f, wrt):
+    wrt = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
+    params = list(inspect.signature(f).parameters)
+    unknown = [w for w in wrt if isinstance(w, str) and w not in params]
+    if unknown:
+        raise ValueError(f"wrt names {unknown} are not parameters of {f.__name__}{tuple(params)}")
+    argnums = tuple(params.index(w) if isinstance(w, str) else w for w in wrt)
+    names = tuple(params[i] if i < len(params) else f"arg{i}" for i in argnums)
+    return names, argnums
+
+
+def _merge(args, argnums, diffed):
+    args = list(args)
+    for i, value in zip(argnums, diffed):
+        args[i] = value
+    return tuple(args)
+
+
+def _as_tuple(value, n):
+    if n == 1 and not (isinstance(value, (tuple, list)) and len(value) == 1):
+        return (value,)
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        got = len(value) if isinstance(value, (tuple, list)) else "one array"
+        raise ValueError(f"expected {n} gradients (one per name in wrt), got {got}")
+    return tuple(value)
+
+
+def _short(a) -> str:
+    return np.array2string(np.asarray(a), precision=6, separator=", ")

@@ -1,0 +1,46 @@
+"""Printed numbers: a value a document prints holds to the precision it is printed with."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+
+from ._display import Result
+from ._ledger import record
+from ._tolerance import half_unit
+
+
+def check_printed(claim: str, label: str, printed, computed) -> Result:
+    """Check a printed number (or nested list of them, as strings) against a computed value.
+
+    Pass strings such as "0.8022" so trailing zeros keep their meaning; each entry passes
+    when |computed - printed| <= half a unit in its last printed digit.
+    """
+    printed_arr = np.asarray(printed, dtype=object)
+    computed_arr = np.asarray(computed, dtype=np.float64)
+    if printed_arr.shape != computed_arr.shape:
+        detail = (f"{label}: printed shape {printed_arr.shape} but computed shape "
+                  f"{computed_arr.shape}")
+        record(claim, "num", False, detail)  # raises ClaimFailed
+    worst = None
+    for index in np.ndindex(printed_arr.shape):
+        value, half = half_unit(printed_arr[index])
+        got = float(computed_arr[index])
+        off = abs(Decimal(got) - value)
+        if worst is None or off / half > worst[0]:
+            worst = (off / half, index, value, got, off, half)
+    ratio, index, value, got, off, half = worst
+    where = f"{label}{list(index) if index else ''}"
+    passed = ratio <= 1
+    if passed:
+        detail = f"{label} = {_fmt(printed)} as printed (each within half a unit of its last digit)"
+    else:
+        detail = (f"{where}: printed {value} but computed {got:.10g}; off by {float(off):.3g}, "
+                  f"more than half a unit in the last printed digit ({half})")
+    return Result([record(claim, "num", passed, detail)])
+
+
+def _fmt(printed) -> str:
+    if isinstance(printed, (list, tuple)):
+        return "[" + ", ".join(_fmt(p) for p in printed) + "]"
+    return str(printed)

@@ -1,0 +1,153 @@
+"""Symbolic proofs: every equals sign in a derivation, proven by SymPy."""
+from __future__ import annotations
+
+import sympy as sp
+
+from ._display import Result
+from ._ledger import record
+
+# Rewrites tried in turn on `left - right`; a step is proven when one of them yields exactly 0.
+REWRITES = (
+    ("as written", lambda e: e),
+    ("expand", sp.expand),
+    ("cancel", sp.cancel),
+    ("simplify", sp.simplify),
+    ("expand(simplify)", lambda e: sp.expand(sp.simplify(e))),
+)
+
+
+def prove_chain(claim: str, *steps, lhs: str | None = None, where: dict | None = None,
+                box: bool = True) -> Result:
+    """Prove every consecutive equality in a chain of expressions and show it as LaTeX.
+
+    Each step is an expression or an `(expression, "why")` pair; the first may be an
+    unevaluated `sp.Derivative`. `where` maps display names to definitions (say
+    `{sigma(s): 1/(1+exp(-s))}`) that are substituted before proving. `lhs` is LaTeX put in
+    front of the chain, such as r"\\frac{d\\sigma}{ds}". A step that does not follow raises
+    ClaimFailed with its number, both sides and their simplified difference.
+    """
+    if len(steps) < 2:
+        raise ValueError("a chain needs at least two expressions: there is nothing to prove")
+    exprs, whys = zip(*(_split_step(s) for s in steps))
+    latex = _chain_latex(exprs, whys, lhs, box)
+    where = dict(where or {})
+    for i in range(1, len(exprs)):
+        _prove_step(claim, i, exprs[i - 1], exprs[i], where)
+    n = len(exprs) - 1
+    detail = ("the equality is proven by SymPy" if n == 1 else
+              f"all {n} equalities are proven by SymPy") + _size_note(exprs)
+    return Result([record(claim, "sym", True, detail)], latex=latex, value=exprs[-1])
+
+
+def prove_equal(claim: str, left, right, *, lhs: str | None = None, where: dict | None = None,
+                box: bool = True) -> Result:
+    """Prove one equality (a chain of two)."""
+    return prove_chain(claim, left, right, lhs=lhs, where=where, box=box)
+
+
+def derivative(expr, wrt):
+    """An unevaluated derivative, shaped like `wrt` when `wrt` is an explicit matrix of symbols."""
+    if isinstance(wrt, sp.MatrixBase):
+        return wrt.applyfunc(lambda w: sp.Derivative(expr, w))
+    return sp.Derivative(expr, wrt)
+
+
+def evaluate(expr, where: dict | None = None):
+    """Substitute definitions, then carry out derivatives, sums and products symbolically."""
+    if where:
+        expr = _substitute(expr, where)
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: evaluate(e))
+    if not isinstance(expr, sp.Basic):
+        return sp.sympify(expr)
+    expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
+                        lambda d: evaluate(d.expr).diff(*d.variable_count))
+    try:
+        return expr.doit()
+    except NotImplementedError:  # some matrix expressions cannot doit(); they are already explicit
+        return expr
+
+
+def _prove_step(claim, number, left, right, where):
+    a, b = evaluate(left, where), evaluate(right, where)
+    shape_a, shape_b = _shape(a), _shape(b)
+    if shape_a != shape_b:
+        record(claim, "sym", False, _step_message(
+            number, left, right, f"the two sides have different shapes: {shape_a} and {shape_b}"))
+    difference = a - b
+    simplified = difference
+    for _name, rewrite in REWRITES:
+        simplified = _apply(rewrite, difference)
+        if _is_zero(simplified):
+            return
+    record(claim, "sym", False, _step_message(
+        number, left, right, f"left - right simplifies to {sp.sstr(simplified)}, not 0"))
+
+
+def _step_message(number, left, right, why):
+    return (f"step {number} does not follow from step {number - 1}\n"
+            f"  left:  {sp.sstr(left)}\n  right: {sp.sstr(right)}\n  {why}")
+
+
+def _apply(rewrite, expr):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(rewrite)
+    return rewrite(expr)
+
+
+def _is_zero(expr) -> bool:
+    if isinstance(expr, sp.MatrixBase):
+        return all(e == 0 for e in expr)
+    return isinstance(expr, sp.ZeroMatrix) or expr == 0
+
+
+def _shape(expr):
+    return tuple(expr.shape) if hasattr(expr, "shape") else ()
+
+
+def _substitute(expr, where):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: _substitute(e, where))
+    return expr.subs(where) if isinstance(expr, sp.Basic) else expr
+
+
+def _split_step(step):
+    if isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], str):
+        return step
+    return step, None
+
+
+def _size_note(exprs) -> str:
+    dims = set()
+    for e in exprs:
+        if isinstance(e, sp.Basic):
+            for m in e.atoms(sp.MatrixSymbol):
+                dims |= {d for d in m.shape if isinstance(d, sp.Symbol)}
+    if not dims:
+        return ""
+    names = ", ".join(sorted(sp.latex(d) for d in dims))
+    return f", for every size (symbolic ${names}$)"
+
+
+def _chain_latex(exprs, whys, lhs, box) -> str:
+    terms = [sp.latex(e) for e in exprs]
+    if box:
+        terms[-1] = rf"\boxed{{{terms[-1]}}}"
+    notes = [f" && {_why_latex(w)}" if w else "" for w in whys]
+    if lhs is None:
+        if whys[0]:
+            raise ValueError("the first expression has nothing before it to justify; "
+                             "use lhs=... to name what it equals")
+        lhs, terms, notes = terms[0], terms[1:], notes[1:]
+    lines = [f"{lhs} &= {terms[0]}{notes[0]}"]
+    lines += [f"&= {t}{n}" for t, n in zip(terms[1:], notes[1:])]
+    return r"\begin{aligned}" + " \\\\\n".join(lines) + r"\end{aligned}"
+
+
+def _why_latex(why: str) -> str:
+    """A justification in words, with $...$ spans kept as math: 'since $1-\\sigma = ...$'."""
+    parts = why.split("$")
+    if len(parts) % 2 == 0:
+        raise ValueError(f"unbalanced $ in the note {why!r}")
+    return " ".join(rf"\text{{{p}}}" if i % 2 == 0 else p
+                    for i, p in enumerate(parts) if p)

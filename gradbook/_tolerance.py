@@ -1,0 +1,50 @@
+"""Tolerance rules: how close counts as equal for each kind of numeric check, and why.
+
+- autodiff (kind "jax"): the claimed formula and JAX evaluate the same real number through
+  different float64 operation orders, so they differ by a few ulps times the size of the
+  numbers summed. We allow AUTODIFF_RTOL = 1e-10 of the larger magnitude: about 5e5 ulps of
+  headroom, while a wrong formula (a missing transpose, a dropped factor) is off by order 1.
+- finite differences (kind "fd"): a central difference with step h = eps^(1/3)·max(1, |x|)
+  has truncation error O(h²) and rounding error O(eps/h), both about eps^(2/3) ≈ 4e-11 for
+  functions of order one. We allow FD_RTOL = 1e-6 of max(1, magnitude): 2.5e4 times that
+  estimate, room for curvature, still far below the order-1 error of a wrong formula.
+- printed numbers (kind "num"): a number printed with k decimals stands for any value that
+  rounds to it, so it passes when within half a unit of its last printed digit.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+
+EPS = float(np.finfo(np.float64).eps)
+AUTODIFF_RTOL = 1e-10
+FD_RTOL = 1e-6
+FD_STEP = EPS ** (1 / 3)
+
+
+def autodiff_bound(claimed: np.ndarray, reference: np.ndarray) -> float:
+    """Largest allowed |claimed - reference| between a formula and JAX's autodiff."""
+    return AUTODIFF_RTOL * max(_max_abs(claimed), _max_abs(reference))
+
+
+def fd_bound(claimed: np.ndarray, reference: np.ndarray) -> float:
+    """Largest allowed |claimed - finite difference|."""
+    return FD_RTOL * max(1.0, _max_abs(claimed), _max_abs(reference))
+
+
+def half_unit(printed: str) -> tuple[Decimal, Decimal]:
+    """The printed value and half a unit in its last digit: '0.8022' -> (0.8022, 0.00005)."""
+    try:
+        value = Decimal(str(printed).strip().replace("−", "-"))
+    except InvalidOperation:
+        raise ValueError(f"not a printed number: {printed!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"not a finite printed number: {printed!r}")
+    exponent = value.as_tuple().exponent
+    return value, Decimal(5).scaleb(exponent - 1)
+
+
+def _max_abs(a) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.max(np.abs(a))) if a.size else 0.0

@@ -1,0 +1,134 @@
+"""The command line: `python build.py [options]` builds, executes and checks the notebooks."""
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ._build import Options, UsageError, build
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def parser(root: Path) -> argparse.ArgumentParser:
+    """The build's options, with defaults relative to the project root."""
+    p = argparse.ArgumentParser(
+        prog="build.py",
+        description="Turn every derivation in derivations/ into an executed notebook in "
+                    "notebooks/, verify its claims, and write notebooks/ledger.json.")
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help="build only this derivation (its file name without .py); repeatable")
+    p.add_argument("--no-execute", dest="execute", action="store_false",
+                   help="convert sources to notebooks without running them (no ledger is written)")
+    p.add_argument("--check", action="store_true",
+                   help="rebuild everything into a temporary folder and fail, naming the file, "
+                        "when a committed notebook or the ledger differs from what its source builds")
+    p.add_argument("--force", action="store_true",
+                   help="re-execute every notebook even when nothing it depends on changed")
+    p.add_argument("--jobs", "-j", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="notebooks executed at once (default: one per core, %(default)s here)")
+    p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
+                   help="time allowed for one notebook to execute (default: %(default)g)")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print only failures and the final result")
+    p.add_argument("--derivations", type=Path, default=root / "derivations", metavar="DIR",
+                   help="where the sources are (default: derivations/)")
+    p.add_argument("--notebooks", type=Path, default=root / "notebooks", metavar="DIR",
+                   help="where notebooks and the ledger are written (default: notebooks/)")
+    return p
+
+
+def main(argv: list[str] | None = None, root: Path | None = None) -> int:
+    """Run the build; return 0 when all is well, 1 on failures, 2 on usage errors."""
+    root = Path(root or Path.cwd())
+    args = parser(root).parse_args(argv)
+    options = Options(derivations=args.derivations, notebooks=args.notebooks, only=args.only,
+                      execute=args.execute, force=args.force or args.check, jobs=args.jobs,
+                      timeout=args.timeout, quiet=args.quiet, lock_file=root / "requirements.lock")
+    try:
+        if args.check:
+            return _check(options)
+        outcomes = build(options)
+    except UsageError as error:
+        print(f"build.py: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("build.py: interrupted; notebooks already written are complete, the others untouched",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return _finish(options, outcomes)
+
+
+def _finish(options: Options, outcomes) -> int:
+    failed = [o for o in outcomes if o.failed]
+    ledger = options.notebooks / "ledger.json"
+    if not options.quiet or failed:
+        print(_summary_table(outcomes, ledger if options.execute else None))
+    if failed:
+        print(f"\n{len(failed)} notebook(s) failed:", file=sys.stderr)
+        for o in failed:
+            print(f"  {o.name}: {o.message}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _summary_table(outcomes, ledger_path: Path | None) -> str:
+    import json
+
+    lines = ["", f"{'notebook':<32} {'result':<10} {'claims':>7} {'seconds':>8}"]
+    for o in outcomes:
+        claims = o.ledger.get("claims", [])
+        good = sum(e["status"] != "failed" for e in claims)
+        lines.append(f"{o.name:<32} {o.status:<10} {f'{good}/{len(claims)}':>7} {o.seconds:8.1f}")
+    if ledger_path is not None and ledger_path.exists():
+        s = json.loads(ledger_path.read_text(encoding="utf-8"))["summary"]
+        lines.append(f"\nledger {ledger_path.name}: {s['verified']} verified, "
+                     f"{s['expected-failure']} expected failure(s), {s['failed']} failed; "
+                     f"{len(s['not_covered'])} of {s['catalog']} catalog claims not yet covered")
+    return "\n".join(lines)
+
+
+def _check(options: Options) -> int:
+    """Build into a copy of the notebooks folder and compare, file by file, with the committed one."""
+    committed = options.notebooks
+    with tempfile.TemporaryDirectory(prefix="gradbook-check-") as tmp:
+        scratch = Path(tmp) / "notebooks"
+        if committed.is_dir():
+            shutil.copytree(committed, scratch)
+        options.notebooks = scratch
+        outcomes = build(options)
+        if any(o.failed for o in outcomes):
+            options.notebooks = committed
+            return _finish(options, outcomes)
+        names = sorted({p.name for p in scratch.iterdir()} | _listing(committed))
+        differ = []
+        for name in names:
+            a, b = committed / name, scratch / name
+            if not a.exists():
+                differ.append(f"{a}: missing (its source builds it; run make notebooks and commit)")
+            elif not b.exists():
+                differ.append(f"{a}: no derivation builds it (stale; delete it)")
+            elif not filecmp.cmp(a, b, shallow=False):
+                differ.append(f"{a}: differs from what its source builds (run make notebooks)")
+    if differ:
+        print("build.py --check: committed notebooks are out of date:", file=sys.stderr)
+        print("\n".join(f"  {d}" for d in differ), file=sys.stderr)
+        return EXIT_FAILED
+    if not options.quiet:
+        print(f"build.py --check: {len(names)} file(s) match what the sources build")
+    return EXIT_OK
+
+
+def _listing(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir() if not p.name.startswith(".")} if folder.is_dir() else set()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
