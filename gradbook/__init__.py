@@ -12,7 +12,7 @@ _EXPORTS = {
     # numeric checks
     "check_gradient": "_numeric", "check_vjp": "_numeric", "check_jacobian": "_numeric",
     "check_close": "_numeric", "check_that": "_numeric",
-    "check_printed": "_printed", "check_shape": "_shapes",
+    "check_printed": "_printed", "check_shape": "_shapes", "rejects": "_rejection",
     # the ledger and a notebook's frame
     "verifies": "_report", "summary": "_report",
     "Ledger": "_ledger", "ClaimFailed": "_ledger", "use_ledger": "_ledger",

@@ -1,0 +1,27 @@
+"""Showing that a wrong formula is rejected: the checks' own ability to fail, on the page."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from ._display import Result
+from ._ledger import ClaimFailed, Ledger, active_ledger, record, use_ledger
+
+
+@contextmanager
+def rejects(claim: str, wrong: str):
+    """Run the checks in the block against a deliberately wrong formula; they must fail.
+
+    The block's own checks go to a scratch ledger. When one of them fails, `claim` records a
+    passing check of the same kind saying which mistake was caught and how; when none fails,
+    `claim` records a failure, because a check that cannot see the mistake is no check.
+    """
+    scratch = Ledger(active_ledger().catalog)
+    try:
+        with use_ledger(scratch):
+            yield
+    except ClaimFailed as caught:
+        reason = caught.message.splitlines()[0]
+        Result([record(claim, caught.kind, True, f"{wrong}: rejected, {reason}")])
+        return
+    kind = scratch.checks[0].kind if scratch.checks else "jax"
+    record(claim, kind, False, f"{wrong}: the checks accepted it, so they cannot see this mistake")
