@@ -4,12 +4,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -33,6 +35,14 @@ class Failure:
     claim: str | None = None
 
 
+class _GradbookKernel(KernelSpecManager):
+    """Every kernel is gradbook's own (see _kernel.py), run by the Python running the build."""
+
+    def get_kernel_spec(self, kernel_name):
+        return KernelSpec(argv=[sys.executable, "-m", "gradbook._kernel", "-f", "{connection_file}"],
+                          display_name="Python 3", language="python", name="python3")
+
+
 class _Client(NotebookClient):
     """nbclient without its own SIGINT handling: the build owns Ctrl-C and stops every kernel."""
 
@@ -52,7 +62,8 @@ class _Client(NotebookClient):
 async def execute_notebook(nb, cwd: Path, timeout: float) -> Failure | None:
     """Execute `nb` in place within `timeout` seconds in all; return None or the Failure."""
     runtime = Path(tempfile.mkdtemp(prefix="gradbook-kernel-"))
-    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(runtime / "ipc"),
+    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_GradbookKernel(),
+                            transport="ipc", ip=str(runtime / "ipc"),
                             connection_file=str(runtime / "kernel.json"))
     state = {"cell": None, "deadline": time.monotonic() + timeout}
 

@@ -98,7 +98,12 @@ def _check_derivative(claim, what, names, argnums, f, claimed, reference, points
     for where, args in points:
         args = tuple(args)
         _require_float64(claim, args)
-        mine = _as_tuple(claimed(*args), len(argnums))
+        try:
+            mine = _as_tuple(claimed(*args), len(argnums))
+        except (TypeError, ValueError) as error:  # e.g. a missing transpose: shapes do not fit
+            message = f"the claimed formula cannot be evaluated at {where}: {_first_line(error)}"
+            for kind in ("jax", "fd") if fd else ("jax",):
+                record(claim, kind, False, message)
         theirs = _as_tuple(reference(*args), len(argnums))
         worst_jax = _worse(worst_jax, _compare(mine, theirs, names, where, autodiff_bound))
         if fd:
@@ -214,6 +219,10 @@ def _as_tuple(value, n):
         got = len(value) if isinstance(value, (tuple, list)) else "one array"
         raise ValueError(f"expected {n} gradients (one per name in wrt), got {got}")
     return tuple(value)
+
+
+def _first_line(error) -> str:
+    return f"{type(error).__name__}: {str(error).splitlines()[0]}"
 
 
 def _short(a) -> str:
