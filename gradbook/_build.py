@@ -184,8 +184,9 @@ def _reuse_outputs(previous, nb) -> bool:
 
 
 def _read_notebook(path: Path):
+    """A notebook we wrote earlier, or None. Not re-validated: it was validated when written."""
     try:
-        return nbformat.read(path, as_version=4)
+        return nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
 
