@@ -14,22 +14,24 @@ from ._tolerance import autodiff_bound, fd_bound
 
 
 def check_gradient(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
-                   sample=None, fd: bool = True) -> Result:
+                   sample=None, fd: bool = True, at_label: str = "the worked example") -> Result:
     """Check `claimed(*args)` against jax.grad(f) (and finite differences) at several points.
 
     `f` returns a scalar; `wrt` names the arguments differentiated (positions or parameter
     names); `claimed` returns one gradient per name in `wrt`. The points are `at` (the
     document's worked example, or None) and `points` seeded random ones, drawn by
-    `sample(rng)` when given, else as standard normals shaped like `at`.
+    `sample(rng)` when given, else as standard normals shaped like `at`. `at_label` names
+    the `at` point in reports (say "a point of our own" when it is not the document's).
     """
     names, argnums = _argnums(f, wrt)
     reference = jax.grad(f, argnums=argnums)
     return _check_derivative(claim, "jax.grad", names, argnums, f, claimed,
-                             lambda *a: reference(*a), _points(claim, at, points, seed, sample), fd)
+                             lambda *a: reference(*a),
+                             _points(claim, at, points, seed, sample, at_label), fd)
 
 
 def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int = 3, seed=None,
-              sample=None, fd: bool = True) -> Result:
+              sample=None, fd: bool = True, at_label: str = "the worked example") -> Result:
     """Check a vector-Jacobian product: `claimed(*args, g)` against jax.vjp(f)(g).
 
     `g` is the upstream gradient: `cotangent` at the worked example (random if None) and
@@ -61,16 +63,17 @@ def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int 
         return jnp.vdot(jnp.asarray(g), f(*args))
 
     return _check_derivative(claim, "jax.vjp", names, argnums, scalar, claimed, reference,
-                             _points(claim, at_point, points, seed, sample_with_g), fd)
+                             _points(claim, at_point, points, seed, sample_with_g, at_label), fd)
 
 
 def check_jacobian(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
-                   sample=None, fd: bool = True) -> Result:
+                   sample=None, fd: bool = True, at_label: str = "the worked example") -> Result:
     """Check a claimed Jacobian `claimed(*args)` (shape out + in) against jax.jacobian(f)."""
     names, argnums = _argnums(f, wrt)
     reference = jax.jacobian(f, argnums=argnums)
     return _check_derivative(claim, "jax.jacobian", names, argnums, f, claimed,
-                             lambda *a: reference(*a), _points(claim, at, points, seed, sample), fd)
+                             lambda *a: reference(*a),
+                             _points(claim, at, points, seed, sample, at_label), fd)
 
 
 def check_close(claim: str, kind: str, label: str, computed, reference) -> Result:
@@ -149,11 +152,14 @@ def _record(claim, kind, what, worst, where_all):
 
 
 def _worse(a, b):
-    return b if a is None or b[0] > a[0] else a
+    """Keep the first failure found (points run worked example first), else the worst margin."""
+    if a is None or (a[0] <= 1 and b[0] > a[0]):
+        return b
+    return a
 
 
-def _points(claim, at, n, seed, sample):
-    pts = [] if at is None else [("the worked example", tuple(at))]
+def _points(claim, at, n, seed, sample, at_label):
+    pts = [] if at is None else [(at_label, tuple(at))]
     if n and at is None and sample is None:
         raise ValueError("give `at` (a worked example) or `sample` so random points have shapes")
     rng = np.random.default_rng(_seed(claim, seed))
@@ -163,8 +169,8 @@ def _points(claim, at, n, seed, sample):
 
 
 def _describe(points) -> str:
-    randoms = sum(1 for where, _ in points if where.startswith("random"))
-    parts = ["the worked example"] if len(points) > randoms else []
+    randoms = sum(1 for where, _ in points if where.startswith("random point"))
+    parts = [points[0][0]] if len(points) > randoms else []
     if randoms:
         parts.append(f"{randoms} seeded random point{'s' if randoms > 1 else ''}")
     return " and ".join(parts)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 from ._display import Result
 from ._ledger import record
@@ -102,13 +103,24 @@ def _is_zero(expr) -> bool:
 
 
 def _shape(expr):
-    return tuple(expr.shape) if hasattr(expr, "shape") else ()
+    return tuple(expr.shape) if isinstance(expr, (sp.MatrixBase, sp.MatrixExpr)) else ()
 
 
 def _substitute(expr, where):
+    """Replace each defined name by its definition; refuse to leave one behind unnoticed."""
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(lambda e: _substitute(e, where))
-    return expr.subs(where) if isinstance(expr, sp.Basic) else expr
+    if not isinstance(expr, sp.Basic):
+        return expr
+    try:
+        result = expr.subs(where)
+    except TypeError:  # subs cannot mix matrix and scalar symbols; exact replacement can
+        result = expr.xreplace(where)
+    left = [k for k in where if result.has(k)]
+    if left:
+        raise ValueError(f"could not substitute the definition of {', '.join(map(sp.sstr, left))} "
+                         "(is it inside a sum over its own index?); write the definition in directly")
+    return result
 
 
 def _split_step(step):
@@ -125,12 +137,24 @@ def _size_note(exprs) -> str:
                 dims |= {d for d in m.shape if isinstance(d, sp.Symbol)}
     if not dims:
         return ""
-    names = ", ".join(sorted(sp.latex(d) for d in dims))
+    names = ", ".join(sorted(latex(d) for d in dims))
     return f", for every size (symbolic ${names}$)"
 
 
+class _Latex(LatexPrinter):
+    """SymPy's LaTeX, with the all-ones matrix shown as a bold 1 rather than a plain 1."""
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+
+def latex(expr) -> str:
+    """LaTeX for an expression, as the notebooks show it."""
+    return _Latex().doprint(expr)
+
+
 def _chain_latex(exprs, whys, lhs, box) -> str:
-    terms = [sp.latex(e) for e in exprs]
+    terms = [latex(e) for e in exprs]
     if box:
         terms[-1] = rf"\boxed{{{terms[-1]}}}"
     notes = [f" && {_why_latex(w)}" if w else "" for w in whys]
