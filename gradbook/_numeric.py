@@ -134,7 +134,7 @@ def _compare(mine, theirs, names, where, bound_rule):
         index = np.unravel_index(int(np.argmax(err)), err.shape)
         e = float(err[index])
         ratio = e / bound if bound > 0 else (np.inf if e > 0 else 0.0)
-        if ratio >= worst[0]:
+        if ratio > worst[0] or (ratio == worst[0] and bound >= worst[3]):
             label = f"∂/∂{name}{list(map(int, index)) if index else ''}"
             rel = e / abs(float(b[index])) if b[index] != 0 else np.inf
             worst = (ratio, f"at {where}, {label}: claimed {float(a[index]):.10g}, "

@@ -70,6 +70,11 @@ def evaluate(expr, where: dict | None = None):
 
 
 def _prove_step(claim, number, left, right, where):
+    with sp.evaluate(True):  # a chain may be written under sp.evaluate(False); proofs may not
+        _prove_evaluated_step(claim, number, left, right, where)
+
+
+def _prove_evaluated_step(claim, number, left, right, where):
     a, b = evaluate(left, where), evaluate(right, where)
     shape_a, shape_b = _shape(a), _shape(b)
     if shape_a != shape_b:
@@ -112,11 +117,20 @@ def _substitute(expr, where):
         return expr.applyfunc(lambda e: _substitute(e, where))
     if not isinstance(expr, sp.Basic):
         return expr
-    try:
-        result = expr.subs(where)
-    except TypeError:  # subs cannot mix matrix and scalar symbols; exact replacement can
+    # Simultaneous substitution keeps one definition from leaking into another; matrix
+    # expressions support only plain subs, or failing that exact replacement.
+    attempts = (lambda: expr.subs(where, simultaneous=True), lambda: expr.subs(where))
+    result = None
+    for substitute in attempts:
+        try:
+            result = substitute()
+            break
+        except (TypeError, NotImplementedError, AttributeError):
+            continue
+    if result is None:
         result = expr.xreplace(where)
-    left = [k for k in where if result.has(k)]
+    left = [k for k in where
+            if (k in result.free_symbols if isinstance(k, sp.Symbol) else result.has(k))]
     if left:
         raise ValueError(f"could not substitute the definition of {', '.join(map(sp.sstr, left))} "
                          "(is it inside a sum over its own index?); write the definition in directly")
@@ -149,8 +163,8 @@ class _Latex(LatexPrinter):
 
 
 def latex(expr) -> str:
-    """LaTeX for an expression, as the notebooks show it."""
-    return _Latex().doprint(expr)
+    """LaTeX for an expression, its terms in the order they were written."""
+    return _Latex({"order": "none"}).doprint(expr)
 
 
 def _chain_latex(exprs, whys, lhs, box) -> str:
