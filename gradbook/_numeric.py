@@ -14,24 +14,26 @@ from ._tolerance import autodiff_bound, fd_bound
 
 
 def check_gradient(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
-                   sample=None, fd: bool = True, at_label: str = "the worked example") -> Result:
+                   sample=None, fd: bool = True, at_label: str = "the worked example",
+                   label: str | None = None) -> Result:
     """Check `claimed(*args)` against jax.grad(f) (and finite differences) at several points.
 
     `f` returns a scalar; `wrt` names the arguments differentiated (positions or parameter
     names); `claimed` returns one gradient per name in `wrt`. The points are `at` (the
     document's worked example, or None) and `points` seeded random ones, drawn by
     `sample(rng)` when given, else as standard normals shaped like `at`. `at_label` names
-    the `at` point in reports (say "a point of our own" when it is not the document's).
+    the `at` point in reports (say "a point of our own" when it is not the document's), and
+    `label` tells apart several checks of one claim ("depth 3").
     """
     names, argnums = _argnums(f, wrt)
-    reference = jax.grad(f, argnums=argnums)
     return _check_derivative(claim, "jax.grad", names, argnums, f, claimed,
-                             lambda *a: reference(*a),
-                             _points(claim, at, points, seed, sample, at_label), fd)
+                             jax.grad(f, argnums=argnums),
+                             _points(claim, at, points, seed, sample, at_label), fd, label)
 
 
 def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int = 3, seed=None,
-              sample=None, fd: bool = True, at_label: str = "the worked example") -> Result:
+              sample=None, fd: bool = True, at_label: str = "the worked example",
+                   label: str | None = None) -> Result:
     """Check a vector-Jacobian product: `claimed(*args, g)` against jax.vjp(f)(g).
 
     `g` is the upstream gradient: `cotangent` at the worked example (random if None) and
@@ -63,17 +65,18 @@ def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int 
         return jnp.vdot(jnp.asarray(g), f(*args))
 
     return _check_derivative(claim, "jax.vjp", names, argnums, scalar, claimed, reference,
-                             _points(claim, at_point, points, seed, sample_with_g, at_label), fd)
+                             _points(claim, at_point, points, seed, sample_with_g, at_label), fd,
+                             label)
 
 
 def check_jacobian(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
-                   sample=None, fd: bool = True, at_label: str = "the worked example") -> Result:
+                   sample=None, fd: bool = True, at_label: str = "the worked example",
+                   label: str | None = None) -> Result:
     """Check a claimed Jacobian `claimed(*args)` (shape out + in) against jax.jacobian(f)."""
     names, argnums = _argnums(f, wrt)
-    reference = jax.jacobian(f, argnums=argnums)
     return _check_derivative(claim, "jax.jacobian", names, argnums, f, claimed,
-                             lambda *a: reference(*a),
-                             _points(claim, at, points, seed, sample, at_label), fd)
+                             jax.jacobian(f, argnums=argnums),
+                             _points(claim, at, points, seed, sample, at_label), fd, label)
 
 
 def check_close(claim: str, kind: str, label: str, computed, reference) -> Result:
@@ -96,7 +99,8 @@ def check_that(claim: str, kind: str, condition: bool, detail: str) -> Result:
 
 # --- the shared machinery -------------------------------------------------------------------
 
-def _check_derivative(claim, what, names, argnums, f, claimed, reference, points, fd):
+def _check_derivative(claim, what, names, argnums, f, claimed, reference, points, fd, label):
+    reference, f = _compiled(reference), _compiled(f)
     worst_jax = worst_fd = None
     for where, args in points:
         args = tuple(args)
@@ -111,12 +115,28 @@ def _check_derivative(claim, what, names, argnums, f, claimed, reference, points
         worst_jax = _worse(worst_jax, _compare(mine, theirs, names, where, autodiff_bound))
         if fd:
             witness = tuple(fd_jacobian(f, args, i) for i in argnums)
-            worst_fd = _worse(worst_fd, _compare(mine, witness, names, where, fd_bound))
+            f_value = np.asarray(f(*args), dtype=np.float64)
+            worst_fd = _worse(worst_fd, _compare(mine, witness, names, where,
+                                                 lambda a, b: fd_bound(a, b, f_value)))
     where_all = _describe(points)
-    checks = [_record(claim, "jax", what, worst_jax, where_all)]
+    prefix = f"{label}: " if label else ""
+    checks = [_record(claim, "jax", what, worst_jax, where_all, prefix)]
     if fd:
-        checks.append(_record(claim, "fd", "central differences", worst_fd, where_all))
+        checks.append(_record(claim, "fd", "central differences", worst_fd, where_all, prefix))
     return Result(checks)
+
+
+def _compiled(fn):
+    """fn under jax.jit (a check calls it at points of one shape), or as is where it cannot be."""
+    jitted = jax.jit(fn)
+
+    def call(*args):
+        try:
+            return jitted(*args)
+        except jax.errors.JAXTypeError:  # Python control flow on values: run it eagerly
+            return fn(*args)
+
+    return call
 
 
 def _compare(mine, theirs, names, where, bound_rule):
@@ -143,12 +163,12 @@ def _compare(mine, theirs, names, where, bound_rule):
     return worst
 
 
-def _record(claim, kind, what, worst, where_all):
+def _record(claim, kind, what, worst, where_all, prefix):
     ratio, message, err, bound = worst
     if ratio <= 1:
-        detail = f"matches {what} at {where_all}; largest |Δ| {err:.1e} (allowed {bound:.1e})"
+        detail = f"{prefix}matches {what} at {where_all}; largest |Δ| {err:.1e} (allowed {bound:.1e})"
         return record(claim, kind, True, detail)
-    return record(claim, kind, False, f"differs from {what} {message}")
+    return record(claim, kind, False, f"{prefix}differs from {what} {message}")
 
 
 def _worse(a, b):

@@ -117,24 +117,29 @@ def _substitute(expr, where):
         return expr.applyfunc(lambda e: _substitute(e, where))
     if not isinstance(expr, sp.Basic):
         return expr
-    # Simultaneous substitution keeps one definition from leaking into another; matrix
-    # expressions support only plain subs, or failing that exact replacement.
-    attempts = (lambda: expr.subs(where, simultaneous=True), lambda: expr.subs(where))
-    result = None
-    for substitute in attempts:
-        try:
-            result = substitute()
+    result = expr
+    for _ in range(len(where) + 1):  # definitions may use other defined names
+        previous, result = result, _substitute_once(result, where)
+        if result == previous:
             break
-        except (TypeError, NotImplementedError, AttributeError):
-            continue
-    if result is None:
-        result = expr.xreplace(where)
     left = [k for k in where
             if (k in result.free_symbols if isinstance(k, sp.Symbol) else result.has(k))]
     if left:
         raise ValueError(f"could not substitute the definition of {', '.join(map(sp.sstr, left))} "
-                         "(is it inside a sum over its own index?); write the definition in directly")
+                         "(inside a sum over its own index, or defined in terms of itself?); "
+                         "write the definition in directly")
     return result
+
+
+def _substitute_once(expr, where):
+    # Simultaneous substitution keeps one definition from leaking into another; matrix
+    # expressions support only plain subs, or failing that exact replacement.
+    for substitute in (lambda: expr.subs(where, simultaneous=True), lambda: expr.subs(where)):
+        try:
+            return substitute()
+        except (TypeError, NotImplementedError, AttributeError):
+            continue
+    return expr.xreplace(where)
 
 
 def _split_step(step):

@@ -5,9 +5,11 @@
   numbers summed. We allow AUTODIFF_RTOL = 1e-10 of the larger magnitude: about 5e5 ulps of
   headroom, while a wrong formula (a missing transpose, a dropped factor) is off by order 1.
 - finite differences (kind "fd"): a central difference with step h = eps^(1/3)·max(1, |x|)
-  has truncation error O(h²) and rounding error O(eps/h), both about eps^(2/3) ≈ 4e-11 for
-  functions of order one. We allow FD_RTOL = 1e-6 of max(1, magnitude): 2.5e4 times that
-  estimate, room for curvature, still far below the order-1 error of a wrong formula.
+  has truncation error about h²·|f‴|/6 and rounding error about eps·|f|/h, each near
+  eps^(2/3) ≈ 4e-11 relative to the sizes involved. We allow FD_RTOL = 1e-6 of the gradient's
+  magnitude (truncation, with room for curvature) plus FD_ROUNDING = 1e-8·max(1, |f|)
+  (rounding, 250 times the estimate). A wrong formula is off by order one of the gradient, so
+  it is caught unless the whole gradient is below about 1e-8·max(1, |f|).
 - printed numbers (kind "num"): a number printed with k decimals stands for any value that
   rounds to it, so it passes when within half a unit of its last printed digit.
 """
@@ -20,6 +22,7 @@ import numpy as np
 EPS = float(np.finfo(np.float64).eps)
 AUTODIFF_RTOL = 1e-10
 FD_RTOL = 1e-6
+FD_ROUNDING = 1e-8
 FD_STEP = EPS ** (1 / 3)
 
 
@@ -28,9 +31,10 @@ def autodiff_bound(claimed: np.ndarray, reference: np.ndarray) -> float:
     return AUTODIFF_RTOL * max(_max_abs(claimed), _max_abs(reference))
 
 
-def fd_bound(claimed: np.ndarray, reference: np.ndarray) -> float:
-    """Largest allowed |claimed - finite difference|."""
-    return FD_RTOL * max(1.0, _max_abs(claimed), _max_abs(reference))
+def fd_bound(claimed: np.ndarray, reference: np.ndarray, f_value) -> float:
+    """Largest allowed |claimed - finite difference|, for a function whose value is f_value."""
+    return (FD_RTOL * max(_max_abs(claimed), _max_abs(reference))
+            + FD_ROUNDING * max(1.0, _max_abs(f_value)))
 
 
 def half_unit(printed: str) -> tuple[Decimal, Decimal]:
