@@ -107,8 +107,10 @@ def build(options: Options, report=print) -> list[Outcome]:
 
 
 async def _build_all(sources, options, engine, report):
-    workers = asyncio.Semaphore(max(1, options.jobs))
-    tasks = [asyncio.create_task(_build_one(src, options, engine, workers)) for src in sources]
+    workers = asyncio.Semaphore(max(1, options.jobs))  # granted in the order tasks ask
+    # The longest source usually runs longest: starting it first shortens the whole build.
+    longest_first = sorted(sources, key=lambda p: p.stat().st_size, reverse=True)
+    tasks = [asyncio.create_task(_build_one(src, options, engine, workers)) for src in longest_first]
     outcomes = []
     try:
         for next_done in asyncio.as_completed(tasks):
