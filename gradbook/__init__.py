@@ -18,6 +18,8 @@ _EXPORTS = {
     "Ledger": "_ledger", "ClaimFailed": "_ledger", "use_ledger": "_ledger",
     "active_ledger": "_ledger", "load_catalog": "_catalog",
     "show": "_display", "show_figure": "_figures",
+    # computational graphs drawn from the computation
+    "draw_graph": "_drawing", "named": "_trace",
     # JAX, in float64
     "jax": "_float64", "jnp": "_float64",
 }

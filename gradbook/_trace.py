@@ -1,0 +1,223 @@
+"""The computational graph of a JAX function: its operations, and the numbers that flow on it.
+
+The graph is read from the function's jaxpr. Every value gets its forward number by evaluating
+the jaxpr equation by equation, and its gradient (of the scalar output) from one backward pass:
+the jaxpr is re-run with a zero perturbation added to every value where it is made and at every
+place it is used, and JAX differentiates the output with respect to all the perturbations at
+once. A value used twice thus shows both its branch gradients and their sum.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._float64 import jax, jnp
+from jax.extend.core import Literal
+
+# Operations shown by a symbol rather than their primitive's name.
+SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "neg", "max": "max",
+           "min": "min", "exp": "exp", "log": "log", "tanh": "tanh", "logistic": "σ",
+           "dot_general": "dot", "reduce_sum": "Σ", "transpose": "ᵀ", "integer_pow": "pow",
+           "pow": "pow", "sqrt": "√", "log1p": "log1p", "abs": "abs"}
+# Operations that only move or retype numbers: drawn through, not as nodes.
+PASS_THROUGH = {"convert_element_type", "copy", "copy_p"}
+
+
+def named(value, name: str):
+    """Give an intermediate value the derivation's name (q, s, ŷ), for the drawn graph."""
+    from jax.ad_checkpoint import checkpoint_name
+
+    return checkpoint_name(value, name)
+
+
+@dataclass
+class Node:
+    """An input, an operation, a branch point where a value fans out, or the output."""
+
+    id: str
+    kind: str
+    label: str
+    layer: int = 0
+
+
+@dataclass
+class Edge:
+    """A value flowing from one node to another, with its forward number and its gradient."""
+
+    source: str
+    target: str
+    name: str
+    value: np.ndarray
+    grad: np.ndarray
+
+
+@dataclass
+class TracedGraph:
+    """Nodes and edges in drawing order, plus each named value's number and gradient."""
+
+    nodes: list[Node] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    grads: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def trace_graph(f, *args, names=None, output: str = "f") -> TracedGraph:
+    """Trace `f` at `args` (a scalar-valued function) into a graph with values and gradients."""
+    closed = jax.make_jaxpr(f)(*args)
+    jaxpr = closed.jaxpr
+    if len(jaxpr.outvars) != 1 or np.shape(closed.out_avals[0]) != ():
+        raise ValueError("draw a function with one scalar output (a loss); got "
+                         f"{[tuple(a.shape) for a in closed.out_avals]}")
+    names = list(names or inspect.signature(f).parameters)[:len(jaxpr.invars)]
+    alias, labels = _aliases(jaxpr)
+    labels.update({v: n for v, n in zip(jaxpr.invars, names)})
+    env = {v: np.asarray(x) for v, x in _forward(closed, args).items()}
+    by_var, by_use = _gradients(closed, args, alias)
+
+    graph = TracedGraph()
+    producer = {}
+    for var, label in zip(jaxpr.invars, names):
+        graph.nodes.append(Node(f"in{len(graph.nodes)}", "input", label))
+        producer[var] = graph.nodes[-1].id
+    ops = [(i, e) for i, e in enumerate(jaxpr.eqns) if not _is_alias(e)]
+    for i, eqn in ops:
+        graph.nodes.append(Node(f"op{i}", "op", _op_label(eqn)))
+        producer[eqn.outvars[0]] = f"op{i}"
+    uses: dict = {}
+    for i, eqn in ops:
+        for j, v in enumerate(eqn.invars):
+            if not _is_literal(v):
+                uses.setdefault(alias.get(v, v), []).append((f"op{i}", (i, j)))
+    out = alias.get(jaxpr.outvars[0], jaxpr.outvars[0])
+    graph.nodes.append(Node("out", "output", output))
+    uses.setdefault(out, []).append(("out", None))
+
+    for var, targets in uses.items():
+        label = labels.get(var, "")
+        value, total = env[var], by_var.get(var)
+        source = producer[var]
+        if len(targets) > 1:  # fan-out: a branch point, whose incoming edge carries the sum
+            graph.nodes.append(Node(f"copy{len(graph.nodes)}", "copy", ""))
+            graph.edges.append(Edge(source, graph.nodes[-1].id, label, value, total))
+            source = graph.nodes[-1].id
+        for target, use in targets:
+            grad = total if use is None or len(targets) == 1 else by_use.get(use)
+            shown = output if target == "out" else label if len(targets) == 1 else ""
+            graph.edges.append(Edge(source, target, shown, value, grad))
+        if label:
+            graph.values[label], graph.grads[label] = value, total
+    graph.values[output], graph.grads[output] = env[out], np.float64(1.0)
+    _assign_layers(graph)
+    return graph
+
+
+def _aliases(jaxpr):
+    """Equations that only rename or retype a value: map their output to their input."""
+    alias, labels = {}, {}
+    for eqn in jaxpr.eqns:
+        if _is_alias(eqn):
+            source = eqn.invars[0]
+            source = alias.get(source, source)
+            alias[eqn.outvars[0]] = source
+            if eqn.primitive.name == "name":
+                labels[source] = eqn.params["name"]
+    return alias, labels
+
+
+def _is_alias(eqn) -> bool:
+    return eqn.primitive.name == "name" or (
+        eqn.primitive.name in PASS_THROUGH and len(eqn.invars) == 1
+        and not _is_literal(eqn.invars[0]))
+
+
+def _is_literal(v) -> bool:
+    return isinstance(v, Literal)
+
+
+def _op_label(eqn) -> str:
+    name = eqn.primitive.name
+    label = eqn.params.get("name") if name in ("pjit", "jit", "closed_call") else None
+    label = label or SYMBOLS.get(name, name)
+    if name == "integer_pow":
+        label = f"^{eqn.params['y']}"
+    literals = [_number(np.asarray(v.val)) for v in eqn.invars if _is_literal(v)]
+    if literals and name in ("add", "sub", "mul", "div", "max", "min"):
+        literal_first = _is_literal(eqn.invars[0]) and name in ("sub", "div")
+        return f"{literals[0]} {label}" if literal_first else f"{label} {literals[0]}"
+    return label
+
+
+def _forward(closed, args) -> dict:
+    """Every variable's value, from evaluating the jaxpr one equation at a time."""
+    jaxpr = closed.jaxpr
+    env = dict(zip(jaxpr.constvars, closed.consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        invals = [v.val if _is_literal(v) else env[v] for v in eqn.invars]
+        outs = eqn.primitive.bind(*invals, **eqn.params)
+        outs = outs if eqn.primitive.multiple_results else [outs]
+        env.update(zip(eqn.outvars, outs))
+    return env
+
+
+def _gradients(closed, args, alias):
+    """d output / d every value (at its definition) and / d every use, in one backward pass."""
+    jaxpr = closed.jaxpr
+    env0 = _forward(closed, args)
+    at_def = {v: jnp.zeros_like(x) for v, x in env0.items() if v not in alias and _real(x)}
+    at_use = {(i, j): jnp.zeros_like(env0[v])
+              for i, e in enumerate(jaxpr.eqns) if not _is_alias(e)
+              for j, v in enumerate(e.invars) if not _is_literal(v) and _real(env0[v])}
+
+    def perturbed(eps_def, eps_use):
+        env = dict(zip(jaxpr.constvars, closed.consts))
+        env.update(zip(jaxpr.invars, args))
+        env = {v: x + eps_def[v] if v in eps_def else x for v, x in env.items()}
+        for i, eqn in enumerate(jaxpr.eqns):
+            invals = [v.val if _is_literal(v) else env[v] for v in eqn.invars]
+            if not _is_alias(eqn):
+                invals = [x + eps_use[(i, j)] if (i, j) in eps_use else x
+                          for j, x in enumerate(invals)]
+            outs = eqn.primitive.bind(*invals, **eqn.params)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+            for v, x in zip(eqn.outvars, outs):
+                env[v] = x + eps_def[v] if v in eps_def else x
+        return env[jaxpr.outvars[0]]
+
+    keys_def, keys_use = list(at_def), list(at_use)
+    g_def, g_use = jax.grad(
+        lambda d, u: perturbed(dict(zip(keys_def, d)), dict(zip(keys_use, u))),
+        argnums=(0, 1))([at_def[k] for k in keys_def], [at_use[k] for k in keys_use])
+    by_var = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_def, g_def)}
+    by_var.update({v: by_var[a] for v, a in alias.items() if a in by_var})
+    by_use = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_use, g_use)}
+    return by_var, by_use
+
+
+def _real(x) -> bool:
+    return np.issubdtype(np.asarray(x).dtype, np.floating)
+
+
+def _assign_layers(graph: TracedGraph) -> None:
+    """Layer = longest path from an input; the output sits alone in the last layer."""
+    layer = {n.id: 0 for n in graph.nodes}
+    for _ in graph.nodes:  # relax edges until stable (graphs are small and acyclic)
+        changed = False
+        for e in graph.edges:
+            if layer[e.target] < layer[e.source] + 1:
+                layer[e.target], changed = layer[e.source] + 1, True
+        if not changed:
+            break
+    last = max(layer.values())
+    for n in graph.nodes:
+        n.layer = last if n.kind == "output" else layer[n.id]
+
+
+def _number(x) -> str:
+    """A number as the graph prints it: integers plainly, others to 4 significant digits."""
+    x = float(x)
+    if x == int(x) and abs(x) < 1e6:
+        return str(int(x))
+    return f"{x:.4g}"
