@@ -73,15 +73,13 @@ def draw_graph(f, *args, names=None, output: str = "f") -> Graph:
 def render_svg(traced: TracedGraph, output: str) -> str:
     """The SVG text of a traced graph."""
     texts = {id(e): (_value_text(e), _grad_text(e)) for e in traced.edges}
-    widest = max((len(t) for pair in texts.values() for t in pair), default=4)
-    column = max(120.0, CHAR * widest + 48)
-    pos = _positions(traced, column)
+    pos = _positions(traced, _columns(traced, texts))
     widths = {n.id: _half_width(n) for n in traced.nodes}
     bends = _bends(traced, pos)
     if any(b < 0 for b in bends):  # room above for edges that arch over other nodes
         pos = {k: (x, y + ARCH / 2) for k, (x, y) in pos.items()}
-    width = MARGIN * 2 + column * max(n.layer for n in traced.nodes) + 60
-    height = max(y for _, y in pos.values()) + ROW / 2 + (70 if any(b > 0 for b in bends) else 30)
+    width = max(x for x, _ in pos.values()) + MARGIN + 40
+    height = max(y for _, y in pos.values()) + (90 if any(b > 0 for b in bends) else 60)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
              f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" '
              f'font-size="12">',
@@ -127,26 +125,42 @@ def _runs_through_a_node(edge, traced, pos) -> bool:
     return False
 
 
-def _positions(traced: TracedGraph, column: float) -> dict[str, tuple[float, float]]:
-    """x by layer; y by the mean height of a node's sources, then spread to avoid overlaps."""
+def _columns(traced: TracedGraph, texts) -> list[float]:
+    """The x of each layer. The gap after a layer is twice its longest label, so that the
+    labels of edges converging on one node stay apart (see _edge_svg)."""
+    layer_of = {n.id: n.layer for n in traced.nodes}
+    longest = [0] * (max(layer_of.values()) + 1)
+    for e in traced.edges:
+        chars = max(len(t) for t in texts[id(e)])
+        longest[layer_of[e.source]] = max(longest[layer_of[e.source]], chars)
+    xs = [MARGIN + 30.0]
+    for chars in longest[:-1]:
+        xs.append(xs[-1] + max(110.0, 2 * CHAR * chars + 40))
+    return xs
+
+
+def _positions(traced: TracedGraph, columns: list[float]) -> dict[str, tuple[float, float]]:
+    """x by layer; y from the output backwards: a node's inputs fan out around it, in operand
+    order (the first operand above), and nodes of one layer are pushed apart to a row each."""
+    targets: dict[str, list[str]] = {}
     sources: dict[str, list[str]] = {}
     for e in traced.edges:
-        sources.setdefault(e.target, []).append(e.source)
-    pos: dict[str, tuple[float, float]] = {}
-    for layer in range(max(n.layer for n in traced.nodes) + 1):
-        members = [n for n in traced.nodes if n.layer == layer]
+        targets.setdefault(e.source, []).append(e.target)
+        if e.source not in sources.setdefault(e.target, []):
+            sources[e.target].append(e.source)
+    y: dict[str, float] = {}
+    for layer in range(max(n.layer for n in traced.nodes), -1, -1):
         wanted = []
-        for order, n in enumerate(members):
-            ys = [pos[s][1] for s in sources.get(n.id, []) if s in pos]
-            wanted.append((sum(ys) / len(ys) if ys else MARGIN + ROW / 2 + ROW * order, order, n))
-        wanted.sort(key=lambda t: (t[0], t[1]))
+        for order, n in enumerate(n for n in traced.nodes if n.layer == layer):
+            slots = [y[t] + (sources[t].index(n.id) - (len(sources[t]) - 1) / 2) * ROW
+                     for t in dict.fromkeys(targets.get(n.id, [])) if t in y]
+            wanted.append((sum(slots) / len(slots) if slots else ROW * order, order, n.id))
         floor = -np.inf
-        for y, _, n in wanted:
-            y = max(y, floor + ROW)
-            pos[n.id] = (MARGIN + 30 + column * layer, y)
-            floor = y
-    top = min(y for _, y in pos.values())
-    return {k: (x, y - top + MARGIN + 24) for k, (x, y) in pos.items()}
+        for want, _, node in sorted(wanted):
+            y[node] = floor = max(want, floor + ROW)
+    top = min(y.values())
+    layer_of = {n.id: n.layer for n in traced.nodes}
+    return {k: (columns[layer_of[k]], v - top + MARGIN + 24) for k, v in y.items()}
 
 
 def _half_width(node) -> float:
@@ -172,21 +186,30 @@ def _node_svg(node, at) -> str:
 
 
 def _edge_svg(edge, pos, widths, texts, bend) -> list[str]:
-    """A line (or a curve) with its value above and its gradient below, clear of the line."""
+    """A line (or a curve) with its value above and its gradient below, clear of the line.
+
+    On a straight edge the labels start just after the node the value leaves, where edges
+    that converge on one node are still far apart; on a curve they sit at its middle.
+    """
     (x1, y1), (x2, y2) = pos[edge.source], pos[edge.target]
     x1, x2 = x1 + widths[edge.source], x2 - widths[edge.target]
-    t = 0.5 if bend else 0.4  # labels sit a little before the middle, where edges are apart
-    xm, ym = x1 + t * (x2 - x1), y1 + t * (y2 - y1) + bend / 2
-    slope = 0.0 if bend else abs(y2 - y1) / max(x2 - x1, 1.0)
     value, grad = texts
-    above = ym - 6 - slope * CHAR * len(value) / 2
-    below = ym + 15 + slope * CHAR * len(grad) / 2
-    return [f'<path d="M{x1:.1f},{y1:.1f} Q{(x1 + x2) / 2:.1f},{(y1 + y2) / 2 + bend:.1f} '
+    path = (f'<path d="M{x1:.1f},{y1:.1f} Q{(x1 + x2) / 2:.1f},{(y1 + y2) / 2 + bend:.1f} '
             f'{x2:.1f},{y2:.1f}" fill="none" stroke="{INK}" stroke-width="1.3" '
-            f'marker-end="url(#gradbook-arrow)"/>',
-            f'<text x="{xm:.1f}" y="{above:.1f}" text-anchor="middle" fill="{VALUE}">'
+            f'marker-end="url(#gradbook-arrow)"/>')
+    if bend or edge.source.startswith("copy"):  # edges leaving one point: label mid-way
+        x, anchor = (x1 + x2) / 2, "middle"
+        above, below = (y1 + y2) / 2 + bend / 2 - 6, (y1 + y2) / 2 + bend / 2 + 15
+    else:
+        slope = (y2 - y1) / max(x2 - x1, 1.0)
+        x, anchor = x1 + 8, "start"
+        span_v, span_g = CHAR * len(value), CHAR * len(grad)
+        above = y1 + min(slope * 8, slope * (8 + span_v)) - 5
+        below = y1 + max(slope * 8, slope * (8 + span_g)) + 15
+    return [path,
+            f'<text x="{x:.1f}" y="{above:.1f}" text-anchor="{anchor}" fill="{VALUE}">'
             f'{escape(value)}</text>',
-            f'<text x="{xm:.1f}" y="{below:.1f}" text-anchor="middle" fill="{GRADIENT}">'
+            f'<text x="{x:.1f}" y="{below:.1f}" text-anchor="{anchor}" fill="{GRADIENT}">'
             f'{escape(grad)}</text>']
 
 

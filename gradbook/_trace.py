@@ -201,7 +201,8 @@ def _real(x) -> bool:
 
 
 def _assign_layers(graph: TracedGraph) -> None:
-    """Layer = longest path from an input; the output sits alone in the last layer."""
+    """Layer = longest path from an input; each input then moves up to just before its first
+    use (a bias joins where it is added), and the output sits alone in the last layer."""
     layer = {n.id: 0 for n in graph.nodes}
     for _ in graph.nodes:  # relax edges until stable (graphs are small and acyclic)
         changed = False
@@ -212,6 +213,8 @@ def _assign_layers(graph: TracedGraph) -> None:
             break
     last = max(layer.values())
     for n in graph.nodes:
+        if n.kind == "input":
+            layer[n.id] = min(layer[e.target] for e in graph.edges if e.source == n.id) - 1
         n.layer = last if n.kind == "output" else layer[n.id]
 
 
