@@ -27,11 +27,13 @@ verifies("kang.2.forward", "kang.2.local", "kang.2.result",
 #
 # The formula has two nodes. An add node combines $x$ and $y$ into an intermediate value
 # $q = x + y$, and a multiply node combines $q$ with $z$ into the output $f = q\,z$. The
-# forward function below is written node by node, exactly in that order.
+# forward function below is written node by node, exactly in that order; `named` attaches
+# the name $q$ to the intermediate value, so that the drawing of the graph further down can
+# label it.
 
 # %%
 def f(x, y, z):
-    q = x + y
+    q = named(x + y, "q")
     return q * z
 
 # %% [markdown]
@@ -155,6 +157,22 @@ def grad_f(x, y, z):
 check_gradient("kang.2.result", f, grad_f, at=(-2.0, 5.0, -4.0), wrt=("x", "y", "z"))
 check_printed("kang.2.result", "(∂f/∂x, ∂f/∂y, ∂f/∂z) at (-2, 5, -4)", ["-4", "-4", "3"],
               grad_f(-2.0, 5.0, -4.0))
+
+# %% [markdown]
+# ## The graph, drawn from the computation
+#
+# The picture below is not drawn by hand. gradbook traces `f` with JAX, draws one node per
+# operation, and writes on every edge the value that flows forward (green, above the edge)
+# and the gradient of $f$ with respect to that value (red, below it), both as JAX computes
+# them. Read it right to left for the backward pass: the gradient 1 leaves $f$, the multiply
+# node hands $q$ the value of $z$ and hands $z$ the value of $q$, and the add node passes
+# $-4$ unchanged to both $x$ and $y$. The numbers on the picture are then held against the
+# ones kang prints.
+
+# %%
+graph = draw_graph(f, -2.0, 5.0, -4.0)
+graph.check_printed("kang.2.forward", values={"q": "3", "f": "-12"})
+graph.check_printed("kang.2.result", grads={"x": "-4", "y": "-4", "z": "3"})
 
 # %% [markdown]
 # ## The scalar chain rule for any functions

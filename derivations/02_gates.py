@@ -79,6 +79,19 @@ check_vjp("kang.4.add", add, lambda a, b, g: (g, g), at=(-2.0, 5.0), cotangent=-
           wrt=("a", "b"), at_label="kang's §2 add node")
 
 # %% [markdown]
+# Drawn as a graph (traced from the code, numbers computed by JAX), with the upstream
+# gradient $-4$ supplied by a multiply by $-4$ after the gate: the red gradient arriving at
+# the $+$ node leaves it unchanged along both inputs.
+
+# %%
+def add_then_scale(a, b):
+    return named(add(a, b), "s") * -4.0
+
+
+add_graph = draw_graph(add_then_scale, -2.0, 5.0, output="L")
+add_graph.check_printed("kang.4.add", grads={"s": "-4", "a": "-4", "b": "-4"})
+
+# %% [markdown]
 # Yook writes the same node as $y = x_1 + x_2$ feeding some function $f(y)$, eq. (1.1), and
 # notes in eq. (1.2) that both partial derivatives are 1:
 
@@ -171,6 +184,18 @@ check_vjp("kang.4.mul", mul, lambda a, b, g: (g * b, g * a), at=(3.0, -4.0), cot
           wrt=("a", "b"), at_label="kang's §2 multiply node")
 
 # %% [markdown]
+# On a graph, with an upstream gradient of 2: each input of the $\times$ node receives 2
+# times the *other* input's value, $2 \cdot (-4) = -8$ for $a$ and $2 \cdot 3 = 6$ for $b$.
+
+# %%
+def mul_then_scale(a, b):
+    return named(mul(a, b), "p") * 2.0
+
+
+mul_graph = draw_graph(mul_then_scale, 3.0, -4.0, output="L")
+mul_graph.check_printed("kang.4.mul", grads={"p": "2", "a": "-8", "b": "6"})
+
+# %% [markdown]
 # “Backpropagation, Once and for all!” (*Multiply Gate*) again fixes one input: with the
 # other equal to 3 the gate is $f(x) = 3x$, slope 3.
 
@@ -231,6 +256,16 @@ def two_branches(v):
 
 check_gradient("kang.4.copy", two_branches, lambda v: jnp.cos(v) + 3 * v ** 2, at=None,
                sample=lambda rng: (float(rng.standard_normal()),))
+
+# %% [markdown]
+# The graph of this function at $v = 0.5$ shows the fan-out as a branch point. Each edge
+# leaving it carries its own branch's gradient, $\cos 0.5$ into the sine and
+# $3 \cdot 0.5^2 = 0.75$ into the cube, and the edge into it carries their sum:
+
+# %%
+copy_graph = draw_graph(two_branches, 0.5)
+check_close("kang.4.copy", "jax", "the summed gradient on the graph and cos v + 3v² at v = 0.5",
+            copy_graph.grad("v"), jnp.cos(0.5) + 3 * 0.5 ** 2)
 
 # %% [markdown]
 # “Backpropagation, Once and for all!” (*Copy Gate*) states the general case: $x$ is copied
@@ -349,6 +384,18 @@ def route(a, b, g):
 
 check_vjp("kang.4.max", max_gate, route, at=None, sample=a_wins, wrt=("a", "b"))
 check_vjp("kang.4.max", max_gate, route, at=None, sample=b_wins, wrt=("a", "b"))
+
+# %% [markdown]
+# On a graph at $a = 3$, $b = -1$ with an upstream gradient of 2, the max node routes all of
+# it to the winner $a$ and nothing to $b$:
+
+# %%
+def max_then_scale(a, b):
+    return named(max_gate(a, b), "m") * 2.0
+
+
+max_graph = draw_graph(max_then_scale, 3.0, -1.0, output="L")
+max_graph.check_printed("kang.4.max", grads={"m": "2", "a": "2", "b": "0"})
 
 # %% [markdown]
 # “Backpropagation, Once and for all!” (*Max Gate*) writes the rule as two indicator

@@ -301,6 +301,30 @@ check_close("kang.5.example", "jax", "∂L/∂x by the formula and by jax.grad",
 check_printed("kang.5.example", "∂L/∂x by jax.grad", ["-0.0593", "0.1385"], jax_x)
 
 # %% [markdown]
+# ## The example on its graph
+#
+# The same computation, traced from code and drawn: the score $s$, then the sigmoid as the
+# four elementary operations it is made of (negate, exponentiate, add 1, take the
+# reciprocal), then the loss. Wrapping the loss in `jax.jit` makes it a single node named
+# `bce`, so the picture stays at the level of the derivation. Every edge carries its
+# forward value (green) and the gradient of $\mathcal L$ with respect to it (red), computed
+# by JAX; the ones the document prints are checked against it. Reading the red numbers from
+# right to left retraces the derivation: $-1.247$ arrives at $\hat y$, and the sigmoid's
+# operations turn it into $\hat y - y = -0.1978$ at $s$.
+
+# %%
+def logreg_graph(w, b, x, y):
+    s = named(jnp.dot(w, x) + b, "s")
+    y_hat = named(sigmoid(s), "ŷ")
+    return jax.jit(bce)(y_hat, y)
+
+
+lr_graph = draw_graph(logreg_graph, *example, output="L")
+lr_graph.check_printed("kang.5.example", values={"s": "1.4", "ŷ": "0.8022"},
+                       grads={"s": "-0.1978", "w": ["-0.3956", "0.1978"], "b": "-0.1978",
+                              "x": ["-0.0593", "0.1385"]})
+
+# %% [markdown]
 # ## A numerical caveat: compute the loss from the score
 #
 # The loss above first computes $\hat y = \sigma(s)$ and then $\log(1-\hat y)$. For a large

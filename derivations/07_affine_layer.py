@@ -233,6 +233,23 @@ check_vjp("kang.9.example", affine, affine_backward, at=(W_ex, x_ex, b_ex), cota
           wrt=("W", "x", "b"), points=0)
 
 # %% [markdown]
+# Drawn as a graph, the layer needs a scalar at its end; the linear loss
+# $L = \langle g, z\rangle$ used above is that scalar, with the upstream gradient $g$ as one
+# more input. The picture shows the matrices' values on the edges and, in red, the three
+# gradients of the example: $g x^{\mathsf T}$ on the edge from $W$, $W^{\mathsf T} g$ on the
+# edge from $x$, and $g$ itself on the edge from $b$ and on $z$.
+
+# %%
+def affine_then_upstream(W, x, b, g):
+    return jnp.vdot(g, named(affine(W, x, b), "z"))
+
+
+affine_graph = draw_graph(affine_then_upstream, W_ex, x_ex, b_ex, g_ex, output="L")
+affine_graph.check_printed("kang.9.example", values={"z": ["24", "47"]},
+                           grads={"z": ["10", "-1"], "b": ["10", "-1"], "x": ["7", "16"],
+                                  "W": [["50", "60"], ["-5", "-6"]]})
+
+# %% [markdown]
 # ## A common bug: the missing transpose
 #
 # Among the bugs listed in §11 of the post, the first is to pass the gradient back to the
