@@ -132,8 +132,15 @@ def _substitute(expr, where):
 
 
 def _substitute_once(expr, where):
+    # A function defined by a Lambda ({sigma: Lambda(t, ...)}) is replaced at every call.
     # Simultaneous substitution keeps one definition from leaking into another; matrix
     # expressions support only plain subs, or failing that exact replacement.
+    functions = {k: v for k, v in where.items() if isinstance(k, sp.FunctionClass)}
+    for function, definition in functions.items():
+        expr = expr.replace(function, definition)
+    where = {k: v for k, v in where.items() if k not in functions}
+    if not where:
+        return expr
     for substitute in (lambda: expr.subs(where, simultaneous=True), lambda: expr.subs(where)):
         try:
             return substitute()
@@ -164,7 +171,8 @@ class _Latex(LatexPrinter):
     """SymPy's LaTeX, with the all-ones matrix shown as a bold 1 rather than a plain 1."""
 
     def _print_OneMatrix(self, expr):
-        return r"\mathbf{1}"
+        rows, cols = expr.shape
+        return r"\mathbf{1}^{\mathsf{T}}" if rows == 1 and cols != 1 else r"\mathbf{1}"
 
 
 def latex(expr) -> str:

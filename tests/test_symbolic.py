@@ -75,3 +75,18 @@ def test_justifications_render_as_text_with_math(ledger):
                          (sp.exp(-s) / (1 + sp.exp(-s)) ** 2, "quotient rule on $1/u$"))
     assert r"\text{quotient rule on } 1/u" in result.latex
     assert r"\boxed{" in result.latex
+
+
+def test_a_function_defined_by_a_lambda_is_substituted_at_every_call(ledger):
+    t = sp.symbols("t", real=True)
+    sigma = sp.Function("sigma")
+    prove_equal("jin.defs", 1 - sigma(t), sigma(-t),
+                where={sigma: sp.Lambda(t, 1 / (1 + sp.exp(-t)))})
+    assert ledger.checks[-1].passed
+
+
+def test_a_row_of_ones_prints_transposed():
+    from gradbook._symbolic import latex
+
+    assert latex(sp.OneMatrix(1, 3)) == r"\mathbf{1}^{\mathsf{T}}"
+    assert latex(sp.OneMatrix(3, 1)) == r"\mathbf{1}"
