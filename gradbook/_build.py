@@ -186,9 +186,9 @@ def _reuse_outputs(previous, nb) -> bool:
 
 
 def _read_notebook(path: Path):
-    """A notebook we wrote earlier, or None. Not re-validated: it was validated when written."""
+    """A notebook written earlier, or None when there is none (or it cannot be read)."""
     try:
-        return nbformat.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return nbformat.read(path, as_version=4)
     except (OSError, ValueError):
         return None
 
