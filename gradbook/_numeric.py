@@ -33,7 +33,7 @@ def check_gradient(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=N
 
 def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int = 3, seed=None,
               sample=None, fd: bool = True, at_label: str = "the worked example",
-                   label: str | None = None) -> Result:
+              label: str | None = None) -> Result:
     """Check a vector-Jacobian product: `claimed(*args, g)` against jax.vjp(f)(g).
 
     `g` is the upstream gradient: `cotangent` at the worked example (random if None) and
