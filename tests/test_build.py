@@ -1,7 +1,6 @@
 """The build: real kernels, valid notebooks, byte-identical rebuilds, and clear failures."""
 import json
 import textwrap
-from pathlib import Path
 
 import nbformat
 import pytest
