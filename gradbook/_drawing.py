@@ -24,6 +24,7 @@ class Graph:
     def __init__(self, traced: TracedGraph, output: str):
         self.traced, self.output = traced, output
         self.svg = render_svg(traced, output)
+        self._shown = False
 
     def value(self, name: str) -> np.ndarray:
         """The forward value of a named node (an input, a named intermediate, or the output)."""
@@ -53,6 +54,12 @@ class Graph:
     def _repr_svg_(self) -> str:
         return self.svg
 
+    def _ipython_display_(self):
+        if not self._shown:
+            from IPython.display import display
+
+            display({"image/svg+xml": self.svg, "text/plain": repr(self)}, raw=True)
+
     def __repr__(self) -> str:
         ops = [n.label for n in self.nodes if n.kind == "op"]
         inputs = [n.label for n in self.nodes if n.kind == "input"]
@@ -67,6 +74,7 @@ def draw_graph(f, *args, names=None, output: str = "f") -> Graph:
     """
     graph = Graph(trace_graph(f, *args, names=names, output=output), output)
     show(graph)
+    graph._shown = True
     return graph
 
 

@@ -81,6 +81,9 @@ def trace_graph(f, *args, names=None, output: str = "f") -> TracedGraph:
     for var, label in zip(jaxpr.invars, names):
         graph.nodes.append(Node(f"in{len(graph.nodes)}", "input", label))
         producer[var] = graph.nodes[-1].id
+    for var in jaxpr.constvars:  # arrays the function closes over: drawn as constants
+        graph.nodes.append(Node(f"const{len(graph.nodes)}", "const", "const"))
+        producer[var] = graph.nodes[-1].id
     ops = [(i, e) for i, e in enumerate(jaxpr.eqns) if not _is_alias(e)]
     for i, eqn in ops:
         graph.nodes.append(Node(f"op{i}", "op", _op_label(eqn)))
@@ -139,6 +142,11 @@ def _is_literal(v) -> bool:
 def _op_label(eqn) -> str:
     name = eqn.primitive.name
     label = eqn.params.get("name") if name in ("pjit", "jit", "closed_call") else None
+    if name in ("custom_jvp_call", "custom_vjp_call"):  # e.g. jax.nn.relu: its function's name
+        call = eqn.params.get("call_jaxpr") or eqn.params.get("fun_jaxpr")
+        info = getattr(getattr(call, "jaxpr", call), "debug_info", None)
+        label = (getattr(info, "func_src_info", None) or "custom").split(" ")[0]
+    label = label and ("jit" if label.startswith("<") else label.strip("_"))
     label = label or SYMBOLS.get(name, name)
     if name == "integer_pow":
         label = f"^{eqn.params['y']}"
@@ -155,9 +163,7 @@ def _forward(closed, args) -> dict:
     env = dict(zip(jaxpr.constvars, closed.consts))
     env.update(zip(jaxpr.invars, args))
     for eqn in jaxpr.eqns:
-        invals = [v.val if _is_literal(v) else env[v] for v in eqn.invars]
-        outs = eqn.primitive.bind(*invals, **eqn.params)
-        outs = outs if eqn.primitive.multiple_results else [outs]
+        outs = _bind(eqn, [v.val if _is_literal(v) else env[v] for v in eqn.invars])
         env.update(zip(eqn.outvars, outs))
     return env
 
@@ -180,9 +186,7 @@ def _gradients(closed, args, alias):
             if not _is_alias(eqn):
                 invals = [x + eps_use[(i, j)] if (i, j) in eps_use else x
                           for j, x in enumerate(invals)]
-            outs = eqn.primitive.bind(*invals, **eqn.params)
-            outs = outs if eqn.primitive.multiple_results else [outs]
-            for v, x in zip(eqn.outvars, outs):
+            for v, x in zip(eqn.outvars, _bind(eqn, invals)):
                 env[v] = x + eps_def[v] if v in eps_def else x
         return env[jaxpr.outvars[0]]
 
@@ -194,6 +198,14 @@ def _gradients(closed, args, alias):
     by_var.update({v: by_var[a] for v, a in alias.items() if a in by_var})
     by_use = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_use, g_use)}
     return by_var, by_use
+
+
+def _bind(eqn, invals) -> list:
+    """Apply one equation, as jax.core.eval_jaxpr does (custom_jvp_call needs its sub-functions)."""
+    bound = eqn.primitive.get_bind_params(eqn.params)  # jax < 0.7 also returns sub-functions
+    subfuns, params = bound if isinstance(bound, tuple) else ((), bound)
+    outs = eqn.primitive.bind(*subfuns, *invals, **params)
+    return outs if eqn.primitive.multiple_results else [outs]
 
 
 def _real(x) -> bool:
@@ -213,14 +225,17 @@ def _assign_layers(graph: TracedGraph) -> None:
             break
     last = max(layer.values())
     for n in graph.nodes:
-        if n.kind == "input":
-            layer[n.id] = min(layer[e.target] for e in graph.edges if e.source == n.id) - 1
+        if n.kind in ("input", "const"):
+            layer[n.id] = min((layer[e.target] for e in graph.edges if e.source == n.id),
+                              default=1) - 1
         n.layer = last if n.kind == "output" else layer[n.id]
 
 
 def _number(x) -> str:
     """A number as the graph prints it: integers plainly, others to 4 significant digits."""
     x = float(x)
+    if not np.isfinite(x):
+        return str(x)
     if x == int(x) and abs(x) < 1e6:
         return str(int(x))
     return f"{x:.4g}"

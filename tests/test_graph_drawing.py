@@ -77,3 +77,31 @@ def test_a_wrong_number_on_the_picture_is_rejected(ledger):
     graph.check_printed("kang.2.result", grads={"x": "-4", "z": "3"})
     with pytest.raises(ClaimFailed, match="∂f/∂y on the graph: printed 4"):
         graph.check_printed("kang.2.result", grads={"y": "4"})
+
+
+def test_functions_with_a_custom_derivative_are_drawn():
+    from gradbook import jax
+
+    graph = draw_graph(lambda s: jnp.sum(jax.nn.relu(s)), jnp.array([-1.0, 2.0]))
+    np.testing.assert_array_equal(graph.grad("s"), [0.0, 1.0])
+    assert "relu" in texts(graph.svg)
+
+
+def test_closed_over_arrays_are_drawn_as_constants():
+    c = jnp.array([1.0, 2.0])
+    graph = draw_graph(lambda x: jnp.sum(x * c), jnp.array([3.0, 4.0]))
+    assert [n.kind for n in graph.nodes].count("const") == 1
+    np.testing.assert_array_equal(graph.grad("x"), c)
+
+
+def test_an_unused_input_and_a_non_finite_value_do_not_break_the_drawing():
+    graph = draw_graph(lambda x, y: jnp.log(x), -1.0, 4.0)
+    assert "f = nan" in texts(graph.svg) and "y" in texts(graph.svg)
+
+
+def test_an_inner_jit_is_one_node_with_a_readable_label():
+    from gradbook import jax
+
+    graph = draw_graph(lambda x: jax.jit(lambda u: u * u)(x) * 2, 3.0)
+    assert [n.label for n in graph.nodes if n.kind == "op"] == ["jit", "× 2"]
+    assert float(graph.grad("x")) == 12.0
