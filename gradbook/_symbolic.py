@@ -32,8 +32,11 @@ def prove_chain(claim: str, *steps, lhs: str | None = None, where: dict | None =
     exprs, whys = zip(*(_split_step(s) for s in steps))
     latex = _chain_latex(exprs, whys, lhs, box)
     where = dict(where or {})
-    for i in range(1, len(exprs)):
-        _prove_step(claim, i, exprs[i - 1], exprs[i], where)
+    with sp.evaluate(True):  # a chain may be written under sp.evaluate(False); proofs may not
+        evaluated = evaluate(exprs[0], where)
+        for i in range(1, len(exprs)):  # each expression is evaluated once, when first needed
+            previous, evaluated = evaluated, evaluate(exprs[i], where)
+            _prove_step(claim, i, exprs[i - 1], exprs[i], previous, evaluated)
     n = len(exprs) - 1
     detail = ("the equality is proven by SymPy" if n == 1 else
               f"all {n} equalities are proven by SymPy") + _size_note(exprs)
@@ -69,13 +72,8 @@ def evaluate(expr, where: dict | None = None):
         return expr
 
 
-def _prove_step(claim, number, left, right, where):
-    with sp.evaluate(True):  # a chain may be written under sp.evaluate(False); proofs may not
-        _prove_evaluated_step(claim, number, left, right, where)
-
-
-def _prove_evaluated_step(claim, number, left, right, where):
-    a, b = evaluate(left, where), evaluate(right, where)
+def _prove_step(claim, number, left, right, a, b):
+    """Prove left = right, given both already evaluated as a and b."""
     shape_a, shape_b = _shape(a), _shape(b)
     if shape_a != shape_b:
         record(claim, "sym", False, _step_message(

@@ -73,8 +73,9 @@ def trace_graph(f, *args, names=None, output: str = "f") -> TracedGraph:
     names = list(names or inspect.signature(f).parameters)[:len(jaxpr.invars)]
     alias, labels = _aliases(jaxpr)
     labels.update({v: n for v, n in zip(jaxpr.invars, names)})
-    env = {v: np.asarray(x) for v, x in _forward(closed, args).items()}
-    by_var, by_use = _gradients(closed, args, alias)
+    raw = _forward(closed, args)
+    env = {v: np.asarray(x) for v, x in raw.items()}
+    by_var, by_use = _gradients(closed, args, alias, raw)
 
     graph = TracedGraph()
     producer = {}
@@ -168,10 +169,12 @@ def _forward(closed, args) -> dict:
     return env
 
 
-def _gradients(closed, args, alias):
-    """d output / d every value (at its definition) and / d every use, in one backward pass."""
+def _gradients(closed, args, alias, env0):
+    """d output / d every value (at its definition) and / d every use, in one backward pass.
+
+    env0 holds the forward values from _forward, which give the perturbations their shapes.
+    """
     jaxpr = closed.jaxpr
-    env0 = _forward(closed, args)
     at_def = {v: jnp.zeros_like(x) for v, x in env0.items() if v not in alias and _real(x)}
     at_use = {(i, j): jnp.zeros_like(env0[v])
               for i, e in enumerate(jaxpr.eqns) if not _is_alias(e)
