@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from gradbook import named
-from gradbook._drawing import render_svg
-from gradbook._trace import trace_graph
+from gradbook.graph._drawing import render_svg
+from gradbook.graph._trace import trace_graph
 
 HERE = Path(__file__).resolve().parent
 

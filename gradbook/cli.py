@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ._build import Options, UsageError, build
+from .build._build import Options, UsageError, build
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

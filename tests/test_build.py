@@ -199,7 +199,7 @@ def test_ctrl_c_stops_every_kernel_and_keeps_the_previous_notebooks(tmp_path):
     build_process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     parent = psutil.Process(build_process.pid)
     deadline = time.monotonic() + 60
-    while len(kernels := [p for p in parent.children(recursive=True) if "gradbook._kernel" in p.cmdline()]) < 3:
+    while len(kernels := [p for p in parent.children(recursive=True) if "gradbook.build._kernel" in p.cmdline()]) < 3:
         assert time.monotonic() < deadline, "the kernels never started"
         time.sleep(0.2)
     time.sleep(1)  # let them reach the sleeping cell

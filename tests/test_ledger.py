@@ -2,7 +2,7 @@
 import pytest
 
 from gradbook import ClaimFailed, Ledger, check_that, load_catalog, rejects, summary, verifies
-from gradbook._catalog import UnknownClaim
+from gradbook.checks._catalog import UnknownClaim
 
 
 def test_claim_with_every_kind_checked_is_verified(ledger):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from gradbook import ClaimFailed, check_close, check_gradient, check_jacobian, check_vjp, jax, jnp
-from gradbook._finite_diff import fd_jacobian
-from gradbook._tolerance import AUTODIFF_RTOL, FD_RTOL
+from gradbook.checks._finite_diff import fd_jacobian
+from gradbook.checks._tolerance import AUTODIFF_RTOL, FD_RTOL
 
 
 def sigmoid(s):

@@ -2,7 +2,7 @@
 import pytest
 
 from gradbook import ClaimFailed, check_printed
-from gradbook._tolerance import half_unit
+from gradbook.checks._tolerance import half_unit
 
 
 def test_half_unit_follows_the_printed_digits():

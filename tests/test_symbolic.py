@@ -86,7 +86,7 @@ def test_a_function_defined_by_a_lambda_is_substituted_at_every_call(ledger):
 
 
 def test_a_row_of_ones_prints_transposed():
-    from gradbook._symbolic import latex
+    from gradbook.checks._symbolic import latex
 
     assert latex(sp.OneMatrix(1, 3)) == r"\mathbf{1}^{\mathsf{T}}"
     assert latex(sp.OneMatrix(3, 1)) == r"\mathbf{1}"

@@ -1,7 +1,7 @@
 """Shape checks: the shapes a document states, held against the shapes actually computed."""
 from __future__ import annotations
 
-from ._display import Result
+from .._display import Result
 from ._ledger import record
 
 

@@ -39,7 +39,7 @@ class _GradbookKernel(KernelSpecManager):
     """Every kernel is gradbook's own (see _kernel.py), run by the Python running the build."""
 
     def get_kernel_spec(self, kernel_name):
-        return KernelSpec(argv=[sys.executable, "-m", "gradbook._kernel", "-f", "{connection_file}"],
+        return KernelSpec(argv=[sys.executable, "-m", "gradbook.build._kernel", "-f", "{connection_file}"],
                           display_name="Python 3", language="python", name="python3")
 
 

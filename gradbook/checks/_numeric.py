@@ -6,9 +6,9 @@ import zlib
 
 import numpy as np
 
-from ._display import Result
+from .._display import Result
 from ._finite_diff import fd_jacobian
-from ._float64 import jax, jnp
+from .._float64 import jax, jnp
 from ._ledger import record
 from ._tolerance import autodiff_bound, fd_bound
 

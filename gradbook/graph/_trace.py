@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._float64 import jax, jnp
+from .._float64 import jax, jnp
 from jax.extend.core import Literal
 
 # Operations shown by a symbol rather than their primitive's name.

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from ._display import Result
+from .._display import Result
 from ._ledger import record
 from ._tolerance import half_unit
 

@@ -1,7 +1,7 @@
 """A notebook's opening list of claims and its closing ledger table."""
 from __future__ import annotations
 
-from ._display import in_notebook, show
+from .._display import in_notebook, show
 from ._ledger import EXPECTED_FAILURE, VERIFIED, active_ledger
 
 LEDGER_MIME = "application/vnd.gradbook.ledger+json"

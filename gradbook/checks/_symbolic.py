@@ -4,7 +4,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from ._display import Result
+from .._display import Result
 from ._ledger import record
 
 # Rewrites tried in turn on `left - right`; a step is proven when one of them yields exactly 0.

@@ -1,7 +1,8 @@
 """The build: each derivation source becomes an executed notebook, and all of them a ledger.
 
 Notebooks run in parallel, each in its own kernel. A notebook is re-executed only when what
-execution depends on changed (its code cells, the engine, the pinned dependencies); it is
+execution depends on changed (its code cells, the runtime engine and helpers, the pins;
+see _cache.py); it is
 written only when complete (temporary file, then rename), so a failure or Ctrl-C leaves the
 previous notebook in place.
 """
@@ -20,13 +21,12 @@ from pathlib import Path
 
 import nbformat
 
-from ._catalog import load_catalog
+from ..checks._catalog import load_catalog
+from ._cache import PACKAGE, fingerprint
 from ._convert import NOTEBOOK_METADATA, cell_lines, code_hash, source_to_notebook
-from ._ledger import EXPECTED_FAILURE, FAILED, VERIFIED, Ledger
+from ..checks._ledger import EXPECTED_FAILURE, FAILED, VERIFIED, Ledger
 
 LEDGER_MIME = "application/vnd.gradbook.ledger+json"
-BUILD_FORMAT = b"gradbook-build-1"
-ENGINE_DIR = Path(__file__).parent
 
 
 @dataclass
@@ -79,22 +79,11 @@ def discover(derivations: Path, only: list[str]) -> list[Path]:
     return [by_name[n] for n in dict.fromkeys(wanted)]
 
 
-def fingerprint(lock_file: Path | None) -> bytes:
-    """What every notebook's outputs depend on besides its own code: engine, pins, Python."""
-    digest = hashlib.sha256(BUILD_FORMAT)
-    for path in sorted(ENGINE_DIR.glob("*.py")) + sorted(ENGINE_DIR.glob("*.json")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    if lock_file is not None and lock_file.exists():
-        digest.update(lock_file.read_bytes())
-    digest.update(f"{sys.version_info.major}.{sys.version_info.minor}".encode())
-    return digest.hexdigest().encode()
-
-
 def build(options: Options, report=print) -> list[Outcome]:
     """Build the selected notebooks, write the ledger, and return one Outcome per notebook."""
     sources = discover(options.derivations, options.only)
     _require_writable(options.notebooks)
-    engine = fingerprint(options.lock_file)
+    engine = fingerprint(options.lock_file, options.derivations)
     if not options.quiet:
         report(f"building {len(sources)} notebook(s) with {options.jobs} worker(s)")
     outcomes = asyncio.run(_build_all(sources, options, engine, report))
@@ -225,7 +214,7 @@ _UNREPRODUCIBLE = [
 
 def _unreproducible_output(nb) -> str | None:
     """Outputs must not depend on the machine: no memory addresses, no absolute paths."""
-    machine_paths = {str(Path.home()), tempfile.gettempdir(), os.getcwd(), str(ENGINE_DIR.parent)}
+    machine_paths = {str(Path.home()), tempfile.gettempdir(), os.getcwd(), str(PACKAGE.parent)}
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             texts = [out.get("text", "")] + [v for v in out.get("data", {}).values() if isinstance(v, str)]

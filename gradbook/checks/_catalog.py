@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-CATALOG_FILE = Path(__file__).with_name("catalog.json")
+CATALOG_DIR = Path(__file__).with_name("catalog")  # one JSON file per group of sources
 KINDS = ("sym", "jax", "fd", "num", "shape", "measured")
 
 
@@ -50,7 +50,8 @@ class Catalog:
             close = difflib.get_close_matches(claim_id, self.claims, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UnknownClaim(
-                f"no claim {claim_id!r} in the catalog (gradbook/catalog.json){hint}"
+                f"no claim {claim_id!r} in the catalog (gradbook/checks/catalog/, or a "
+                f"derivation's own claims(...)){hint}"
             ) from None
 
     def __contains__(self, claim_id: str) -> bool:
@@ -71,14 +72,31 @@ class UnknownClaim(KeyError):
 
 
 @lru_cache(maxsize=1)
-def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
-    """Read the catalog data file once."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    documents = {short: Document(short=short, **doc) for short, doc in data["documents"].items()}
-    claims = {}
-    for entry in data["claims"]:
+def load_catalog(folder: Path = CATALOG_DIR) -> Catalog:
+    """Read every catalog file in `folder` (in name order) into one catalog, once."""
+    documents: dict[str, Document] = {}
+    claims: dict[str, Claim] = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        add_entries(documents, claims, data.get("documents", {}), data.get("claims", []),
+                    where=f"catalog file {path.name}")
+    return Catalog(documents=documents, claims=claims)
+
+
+def add_entries(documents: dict, claims: dict, new_documents: dict, new_claims: list,
+                where: str) -> None:
+    """Add documents and claims to a catalog's dicts, refusing duplicates and unknown kinds."""
+    for short, doc in new_documents.items():
+        if short in documents:
+            raise ValueError(f"{where}: document {short!r} is already defined")
+        documents[short] = Document(short=short, **doc)
+    for entry in new_claims:
+        cid = entry.get("id", "?")
         unknown = set(entry["kinds"]) - set(KINDS)
         if unknown:
-            raise ValueError(f"catalog claim {entry['id']}: unknown kinds {sorted(unknown)}")
-        claims[entry["id"]] = Claim(**{**entry, "kinds": tuple(entry["kinds"])})
-    return Catalog(documents=documents, claims=claims)
+            raise ValueError(f"{where}: claim {cid}: unknown kinds {sorted(unknown)}")
+        if cid in claims:
+            raise ValueError(f"{where}: claim {cid} is already defined")
+        if entry["doc"] not in documents:
+            raise ValueError(f"{where}: claim {cid} cites unknown document {entry['doc']!r}")
+        claims[cid] = Claim(**{**entry, "kinds": tuple(entry["kinds"])})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from ._display import Result
+from .._display import Result
 from ._ledger import ClaimFailed, Ledger, active_ledger, record, use_ledger
 
 

@@ -10,7 +10,7 @@ from html import escape
 
 import numpy as np
 
-from ._display import show
+from .._display import show
 from ._trace import TracedGraph, _number, trace_graph
 
 VALUE, GRADIENT, INK, FILL = "#1a7f37", "#cf222e", "#57606a", "#f6f8fa"
@@ -44,7 +44,7 @@ class Graph:
 
     def check_printed(self, claim: str, values: dict | None = None, grads: dict | None = None):
         """Check the numbers on the picture against the ones the document prints."""
-        from ._printed import check_printed
+        from ..checks._printed import check_printed
 
         for name, printed in (values or {}).items():
             check_printed(claim, f"{name} on the graph", printed, self.value(name))
