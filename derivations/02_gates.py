@@ -265,7 +265,7 @@ check_gradient("kang.4.copy", two_branches, lambda v: jnp.cos(v) + 3 * v ** 2, a
 # %%
 copy_graph = draw_graph(two_branches, 0.5)
 check_close("kang.4.copy", "jax", "the summed gradient on the graph and cos v + 3v² at v = 0.5",
-            copy_graph.grad("v"), jnp.cos(0.5) + 3 * 0.5 ** 2)
+            jnp.cos(0.5) + 3 * 0.5 ** 2, copy_graph.grad("v"))
 
 # %% [markdown]
 # “Backpropagation, Once and for all!” (*Copy Gate*) states the general case: $x$ is copied
@@ -446,7 +446,7 @@ prove_equal("once.max", sp.Subs(rule, x1, x2), sp.Matrix([0, 0]))
 # %%
 jax_at_tie = jax.grad(jnp.maximum, argnums=(0, 1))(1.5, 1.5)
 check_close("once.max", "jax", "jax.grad of jnp.maximum at the tie (1.5, 1.5) and the split "
-            "convention (0.5, 0.5)", jax_at_tie, [0.5, 0.5])
+            "convention (0.5, 0.5)", [0.5, 0.5], jax_at_tie)
 
 # %% [markdown]
 # SymPy's own derivative of `Max` sides with JAX. It differentiates $\max(x_1, x_2)$ into a
@@ -471,7 +471,7 @@ h = 2.0 ** -20
 along_diagonal = (jnp.maximum(1.5 + h, 1.5 + h) - jnp.maximum(1.5 - h, 1.5 - h)) / (2 * h)
 check_close("once.max", "fd", "the slope of max along (1, 1) at the tie, by central "
             "difference, and the sum 0.5 + 0.5 of JAX's tie gradient",
-            along_diagonal, jax_at_tie[0] + jax_at_tie[1])
+            jax_at_tie[0] + jax_at_tie[1], along_diagonal)
 
 # %% [markdown]
 # The ReLU, $\max(x, 0)$, is a max gate with one constant input, and its tie is at $x = 0$.
@@ -481,9 +481,9 @@ check_close("once.max", "fd", "the slope of max along (1, 1) at the tie, by cent
 
 # %%
 check_close("once.max", "jax", "jax.grad of jax.nn.relu at 0 and the documents' convention, "
-            "0", jax.grad(jax.nn.relu)(0.0), 0.0)
+            "0", 0.0, jax.grad(jax.nn.relu)(0.0))
 check_close("once.max", "jax", "jax.grad of jnp.maximum(x, 0.) at x = 0 and the split "
-            "convention, 0.5", jax.grad(lambda x: jnp.maximum(x, 0.0))(0.0), 0.5)
+            "convention, 0.5", 0.5, jax.grad(lambda x: jnp.maximum(x, 0.0))(0.0))
 
 # %%
 summary()

@@ -267,26 +267,26 @@ check_gradient("kang.5.logreg", logreg_loss, logreg_gradients, at=example,
 # %%
 w0, b0, x0, y0 = example
 s0 = jnp.dot(w0, x0) + b0
-check_printed("kang.5.example", "the terms w1·x1, w2·x2, b", ["0.6", "0.7", "0.1"],
-              [w0[0] * x0[0], w0[1] * x0[1], b0])
-check_printed("kang.5.example", "s = wᵀx + b", "1.4", s0)
+check_printed("kang.5.example", "the terms w1·x1, w2·x2, b", [w0[0] * x0[0], w0[1] * x0[1], b0],
+              ["0.6", "0.7", "0.1"])
+check_printed("kang.5.example", "s = wᵀx + b", s0, "1.4")
 
 # %% [markdown]
 # Then the sigmoid, via the exponential the document evaluates on the way:
 
 # %%
-check_printed("kang.5.example", "e^(-1.4)", "0.2466", jnp.exp(-s0))
+check_printed("kang.5.example", "e^(-1.4)", jnp.exp(-s0), "0.2466")
 y_hat0 = 1 / (1 + jnp.exp(-s0))
-check_printed("kang.5.example", "ŷ = 1/(1 + e^(-1.4))", "0.8022", y_hat0)
-check_printed("kang.5.example", "ŷ - y", "-0.1978", y_hat0 - y0)
+check_printed("kang.5.example", "ŷ = 1/(1 + e^(-1.4))", y_hat0, "0.8022")
+check_printed("kang.5.example", "ŷ - y", y_hat0 - y0, "-0.1978")
 
 # %% [markdown]
 # And the three gradients, each the gradient core $\hat y - y$ times a local derivative:
 
 # %%
-check_printed("kang.5.example", "∂L/∂w = (ŷ - y) x", ["-0.3956", "0.1978"], (y_hat0 - y0) * x0)
-check_printed("kang.5.example", "∂L/∂b = ŷ - y", "-0.1978", y_hat0 - y0)
-check_printed("kang.5.example", "∂L/∂x = (ŷ - y) w", ["-0.0593", "0.1385"], (y_hat0 - y0) * w0)
+check_printed("kang.5.example", "∂L/∂w = (ŷ - y) x", (y_hat0 - y0) * x0, ["-0.3956", "0.1978"])
+check_printed("kang.5.example", "∂L/∂b = ŷ - y", y_hat0 - y0, "-0.1978")
+check_printed("kang.5.example", "∂L/∂x = (ŷ - y) w", (y_hat0 - y0) * w0, ["-0.0593", "0.1385"])
 
 # %% [markdown]
 # Autodiff, knowing nothing of the derivation, lands on the same gradients at this point:
@@ -294,11 +294,11 @@ check_printed("kang.5.example", "∂L/∂x = (ŷ - y) w", ["-0.0593", "0.1385"],
 # %%
 jax_w, jax_b, jax_x = jax.grad(logreg_loss, argnums=(0, 1, 2))(*example)
 check_close("kang.5.example", "jax", "∂L/∂w by the formula and by jax.grad",
-            (y_hat0 - y0) * x0, jax_w)
-check_close("kang.5.example", "jax", "∂L/∂b by the formula and by jax.grad", y_hat0 - y0, jax_b)
+            jax_w, (y_hat0 - y0) * x0)
+check_close("kang.5.example", "jax", "∂L/∂b by the formula and by jax.grad", jax_b, y_hat0 - y0)
 check_close("kang.5.example", "jax", "∂L/∂x by the formula and by jax.grad",
-            (y_hat0 - y0) * w0, jax_x)
-check_printed("kang.5.example", "∂L/∂x by jax.grad", ["-0.0593", "0.1385"], jax_x)
+            jax_x, (y_hat0 - y0) * w0)
+check_printed("kang.5.example", "∂L/∂x by jax.grad", jax_x, ["-0.0593", "0.1385"])
 
 # %% [markdown]
 # ## The example on its graph

@@ -94,12 +94,12 @@ check_jacobian("kang.8.relu_jacobian", relu, lambda x: jnp.diag(relu_mask(x)), a
 # from the mask:
 
 # %%
-check_printed("kang.8.example", "z = max(x, 0)", ["1", "0", "3", "0"], relu(x_example))
-check_printed("kang.8.example", "mask m", ["1", "0", "1", "0"], relu_mask(x_example))
+check_printed("kang.8.example", "z = max(x, 0)", relu(x_example), ["1", "0", "3", "0"])
+check_printed("kang.8.example", "mask m", relu_mask(x_example), ["1", "0", "1", "0"])
 J_example = jnp.diag(relu_mask(x_example))
 check_printed("kang.8.example", "J = ∂z/∂x",
-              [["1", "0", "0", "0"], ["0", "0", "0", "0"],
-               ["0", "0", "1", "0"], ["0", "0", "0", "0"]], J_example)
+              J_example, [["1", "0", "0", "0"], ["0", "0", "0", "0"],
+               ["0", "0", "1", "0"], ["0", "0", "0", "0"]])
 
 # %% [markdown]
 # With upstream gradient $\partial\mathcal L/\partial z = [4, -1, 5, 9]$ the backward pass is
@@ -109,10 +109,10 @@ check_printed("kang.8.example", "J = ∂z/∂x",
 
 # %%
 g_example = jnp.array([4.0, -1.0, 5.0, 9.0])
-check_printed("kang.8.example", "∂L/∂x = Jᵀ ∂L/∂z", ["4", "0", "5", "0"], J_example.T @ g_example)
-check_printed("kang.8.example", "∂L/∂x = J ∂L/∂z", ["4", "0", "5", "0"], J_example @ g_example)
-check_printed("kang.8.example", "∂L/∂x = m ⊙ ∂L/∂z", ["4", "0", "5", "0"],
-              relu_mask(x_example) * g_example)
+check_printed("kang.8.example", "∂L/∂x = Jᵀ ∂L/∂z", J_example.T @ g_example, ["4", "0", "5", "0"])
+check_printed("kang.8.example", "∂L/∂x = J ∂L/∂z", J_example @ g_example, ["4", "0", "5", "0"])
+check_printed("kang.8.example", "∂L/∂x = m ⊙ ∂L/∂z", relu_mask(x_example) * g_example,
+              ["4", "0", "5", "0"])
 
 # %% [markdown]
 # JAX agrees on the Jacobian at this input, and its backward pass `jax.vjp` returns the same
@@ -120,12 +120,12 @@ check_printed("kang.8.example", "∂L/∂x = m ⊙ ∂L/∂z", ["4", "0", "5", "
 
 # %%
 check_close("kang.8.example", "jax", "J = diag(m) and jax.jacobian at x = [1, -2, 3, -1]",
-            J_example, jax.jacobian(relu)(x_example))
+            jax.jacobian(relu)(x_example), J_example)
 check_vjp("kang.8.example", relu, lambda x, g: relu_mask(x) * g, at=(x_example,),
           cotangent=g_example, points=0)
 _, relu_pullback = jax.vjp(relu, x_example)
-check_printed("kang.8.example", "∂L/∂x from jax.vjp", ["4", "0", "5", "0"],
-              relu_pullback(g_example)[0])
+check_printed("kang.8.example", "∂L/∂x from jax.vjp", relu_pullback(g_example)[0],
+              ["4", "0", "5", "0"])
 
 # %% [markdown]
 # ## A whole matrix of pre-activations

@@ -208,7 +208,7 @@ x_ex = jnp.array([5.0, 6.0])
 b_ex = jnp.array([7.0, 8.0])
 g_ex = jnp.array([10.0, -1.0])
 
-check_printed("kang.9.example", "z = Wx + b", ["24", "47"], affine(W_ex, x_ex, b_ex))
+check_printed("kang.9.example", "z = Wx + b", affine(W_ex, x_ex, b_ex), ["24", "47"])
 
 # %% [markdown]
 # The backward pass uses the transposed matrix
@@ -219,10 +219,10 @@ check_printed("kang.9.example", "z = Wx + b", ["24", "47"], affine(W_ex, x_ex, b
 # %%
 dW_ex, dx_ex, db_ex = affine_backward(W_ex, x_ex, b_ex, g_ex)
 
-check_printed("kang.9.example", "Wᵀ", [["1", "3"], ["2", "4"]], W_ex.T)
-check_printed("kang.9.example", "∂L/∂b", ["10", "-1"], db_ex)
-check_printed("kang.9.example", "∂L/∂x", ["7", "16"], dx_ex)
-check_printed("kang.9.example", "∂L/∂W", [["50", "60"], ["-5", "-6"]], dW_ex)
+check_printed("kang.9.example", "Wᵀ", W_ex.T, [["1", "3"], ["2", "4"]])
+check_printed("kang.9.example", "∂L/∂b", db_ex, ["10", "-1"])
+check_printed("kang.9.example", "∂L/∂x", dx_ex, ["7", "16"])
+check_printed("kang.9.example", "∂L/∂W", dW_ex, [["50", "60"], ["-5", "-6"]])
 
 # %% [markdown]
 # JAX's own vector-Jacobian product, at exactly these numbers and this $g$, agrees with the

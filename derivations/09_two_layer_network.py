@@ -230,8 +230,8 @@ for symbols, array in ((x, x_data[:2]), (w1, w1_0), (w2, w2_0)):
     numbers |= dict(zip(symbols, np.asarray(array).ravel()))
 
 check_close("jin.net", "jax", "f(x) by SymPy and by JAX, first two examples",
-            [float(v) for v in f_of_x.subs(numbers).evalf(30)],
-            network(x_data[:2], w1_0, w2_0, b_0))
+            network(x_data[:2], w1_0, w2_0, b_0),
+            [float(v) for v in f_of_x.subs(numbers).evalf(30)])
 
 # %%
 def network_by_loops(x, w1, w2, b):
@@ -244,7 +244,7 @@ def network_by_loops(x, w1, w2, b):
 
 
 check_close("jin.net", "jax", "f(x) by plain Python loops and by JAX, all eight examples",
-            network_by_loops(x_data, w1_0, w2_0, b_0), network(x_data, w1_0, w2_0, b_0))
+            network(x_data, w1_0, w2_0, b_0), network_by_loops(x_data, w1_0, w2_0, b_0))
 
 # %% [markdown]
 # ## The chain rule, written out
@@ -726,7 +726,7 @@ def network_graph(w1, w2, b, x, y):
 net_graph = draw_graph(network_graph, w1_0, w2_0, b_0, x_data, y_data, output="ℓ")
 for name, formula in zip(("w1", "w2", "b"), gradients(w1_0, w2_0, b_0, x_data, y_data)):
     check_close("jin.grads", "jax", f"∂ℓ/∂{name} on the graph and from the formula",
-                net_graph.grad(name), formula)
+                formula, net_graph.grad(name))
 
 # %%
 summary()

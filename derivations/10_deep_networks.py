@@ -369,9 +369,9 @@ check_vjp("deriv.activations", jnp.tanh, lambda z, g: g * tanh_slope(z), at=None
 
 # %%
 check_close("deriv.activations", "jax", "slope of jax.nn.relu at z = 0 and 1[0 > 0] = 0",
-            jax.grad(jax.nn.relu)(0.0), relu_slope(0.0))
+            relu_slope(0.0), jax.grad(jax.nn.relu)(0.0))
 check_close("deriv.activations", "jax", "slope of jnp.maximum(z, 0) at z = 0 and 1/2",
-            jax.grad(relu)(0.0), 0.5)
+            0.5, jax.grad(relu)(0.0))
 
 # %% [markdown]
 # **Softmax with cross-entropy.** With $a = \operatorname{softmax}(z)$ and
@@ -702,7 +702,7 @@ autodiff_gradient = jax.jit(lambda params: flat(jax.grad(mean_bce, argnums=(0, 1
 for k in (0, 1, 10, 100, 999):
     params_k = tuple(h[k] for h in history)
     check_close("deriv.training", "jax", f"manual and jax.grad gradients at epoch {k}",
-                manual_gradient(params_k), autodiff_gradient(params_k))
+                autodiff_gradient(params_k), manual_gradient(params_k))
 
 # %% [markdown]
 # Training does what it should: the loss falls, and at the end the network classifies every

@@ -12,27 +12,27 @@ def test_half_unit_follows_the_printed_digits():
 
 
 def test_printed_number_within_half_a_unit_passes(ledger):
-    check_printed("kang.5.example", "ŷ", "0.8022", 0.80218388)
+    check_printed("kang.5.example", "ŷ", 0.80218388, "0.8022")
     assert ledger.checks[-1].passed
 
 
 def test_printed_number_off_by_one_in_last_digit_is_rejected(ledger):
     with pytest.raises(ClaimFailed) as caught:
-        check_printed("kang.5.example", "ŷ", "0.8023", 0.80218388)
+        check_printed("kang.5.example", "ŷ", 0.80218388, "0.8023")
     assert "printed 0.8023 but computed 0.80218388" in str(caught.value)
     assert "half a unit" in str(caught.value)
 
 
 def test_nested_lists_name_the_wrong_entry(ledger):
     with pytest.raises(ClaimFailed, match=r"∂L/∂W\[1, 0\]: printed -4"):
-        check_printed("kang.9.example", "∂L/∂W", [["50", "60"], ["-4", "-6"]], [[50, 60], [-5, -6]])
+        check_printed("kang.9.example", "∂L/∂W", [[50, 60], [-5, -6]], [["50", "60"], ["-4", "-6"]])
 
 
 def test_shape_mismatch_is_rejected(ledger):
     with pytest.raises(ClaimFailed, match="printed shape"):
-        check_printed("kang.9.example", "z", ["24", "47"], [24, 47, 0])
+        check_printed("kang.9.example", "z", [24, 47, 0], ["24", "47"])
 
 
 def test_text_that_is_not_a_number_is_an_error(ledger):
     with pytest.raises(ValueError, match="not a printed number"):
-        check_printed("kang.9.example", "z", "about 24", 24)
+        check_printed("kang.9.example", "z", 24, "about 24")

@@ -13,7 +13,7 @@ from ._ledger import record
 from ._tolerance import autodiff_bound, fd_bound
 
 
-def check_gradient(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
+def check_gradient(claim: str, f, claimed, *, at=None, wrt=0, points: int = 3, seed=None,
                    sample=None, fd: bool = True, at_label: str = "the worked example",
                    label: str | None = None) -> Result:
     """Check `claimed(*args)` against jax.grad(f) (and finite differences) at several points.
@@ -31,7 +31,7 @@ def check_gradient(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=N
                              _points(claim, at, points, seed, sample, at_label), fd, label)
 
 
-def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int = 3, seed=None,
+def check_vjp(claim: str, f, claimed, *, at=None, cotangent=None, wrt=0, points: int = 3, seed=None,
               sample=None, fd: bool = True, at_label: str = "the worked example",
               label: str | None = None) -> Result:
     """Check a vector-Jacobian product: `claimed(*args, g)` against jax.vjp(f)(g).
@@ -69,7 +69,7 @@ def check_vjp(claim: str, f, claimed, at, *, cotangent=None, wrt=0, points: int 
                              label)
 
 
-def check_jacobian(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=None,
+def check_jacobian(claim: str, f, claimed, *, at=None, wrt=0, points: int = 3, seed=None,
                    sample=None, fd: bool = True, at_label: str = "the worked example",
                    label: str | None = None) -> Result:
     """Check a claimed Jacobian `claimed(*args)` (shape out + in) against jax.jacobian(f)."""
@@ -79,16 +79,22 @@ def check_jacobian(claim: str, f, claimed, at, *, wrt=0, points: int = 3, seed=N
                              _points(claim, at, points, seed, sample, at_label), fd, label)
 
 
-def check_close(claim: str, kind: str, label: str, computed, reference) -> Result:
-    """Check two float64 computations of the same quantity agree (the autodiff tolerance)."""
-    c, r = np.asarray(computed, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+def check_close(claim: str, kind: str, label: str, reference, claimed) -> Result:
+    """Check that a claimed computation agrees with a reference one (the autodiff tolerance).
+
+    claim, kind: the claim id and the kind of check recorded ("jax", "num", ...).
+    label: what is compared, for the report.
+    reference: the value it must match (JAX's, or an independent computation), in float64.
+    claimed: the value of the formula being checked.
+    """
+    c, r = np.asarray(claimed, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     if c.shape != r.shape:
         return Result([record(claim, kind, False,
                               f"{label}: shapes differ, {c.shape} against {r.shape}")])
     err, bound = float(np.max(np.abs(c - r), initial=0.0)), autodiff_bound(c, r)
     passed = err <= bound
     detail = (f"{label} agree (largest |Δ| {err:.1e}, allowed {bound:.1e})" if passed else
-              f"{label}: computed {_short(c)} but reference {_short(r)} (largest |Δ| {err:.3g})")
+              f"{label}: claimed {_short(c)} but reference {_short(r)} (largest |Δ| {err:.3g})")
     return Result([record(claim, kind, passed, detail)])
 
 

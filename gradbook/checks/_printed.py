@@ -10,11 +10,15 @@ from ._ledger import record
 from ._tolerance import half_unit
 
 
-def check_printed(claim: str, label: str, printed, computed) -> Result:
-    """Check a printed number (or nested list of them, as strings) against a computed value.
+def check_printed(claim: str, label: str, computed, printed) -> Result:
+    """Check a number a document prints against the value computed here.
 
-    Pass strings such as "0.8022" so trailing zeros keep their meaning; each entry passes
-    when |computed - printed| <= half a unit in its last printed digit.
+    claim: the claim id the check is recorded under.
+    label: what the number is, for the report ("ŷ", "∂L/∂W").
+    computed: the value computed here (a number or array, in float64).
+    printed: the document's number as a string, or a nested list of them, so that trailing
+        zeros keep their meaning; each entry passes when it is within half a unit of its last
+        printed digit.
     """
     printed_arr = np.asarray(printed, dtype=object)
     computed_arr = np.asarray(computed, dtype=np.float64)

@@ -6,10 +6,14 @@ from ._ledger import record
 
 
 def check_shape(claim: str, label: str, value, expected, *, erratum: bool = False) -> Result:
-    """Check that `value` (an array, a SymPy matrix, or a shape tuple) has shape `expected`.
+    """Check that a computed value has the shape a document states.
 
-    With erratum=True the stated shape is a documented misprint: the check is recorded as
-    an expected failure, and it is an error if the shape does hold.
+    claim: the claim id the check is recorded under.
+    label: what the value is, for the report.
+    value: the computed value (an array or a SymPy matrix), or its shape as a tuple.
+    expected: the shape the text states.
+    erratum: the stated shape is a documented misprint; the check is then recorded as an
+        expected failure, and it is an error if the shape does hold.
     """
     got = tuple(value.shape) if hasattr(value, "shape") else tuple(value)
     expected = tuple(expected)

@@ -47,9 +47,9 @@ class Graph:
         from ..checks._printed import check_printed
 
         for name, printed in (values or {}).items():
-            check_printed(claim, f"{name} on the graph", printed, self.value(name))
+            check_printed(claim, f"{name} on the graph", self.value(name), printed)
         for name, printed in (grads or {}).items():
-            check_printed(claim, f"∂{self.output}/∂{name} on the graph", printed, self.grad(name))
+            check_printed(claim, f"∂{self.output}/∂{name} on the graph", self.grad(name), printed)
 
     def _repr_svg_(self) -> str:
         return self.svg
