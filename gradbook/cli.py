@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from .build._build import Options, UsageError, build
+from .checks._ledger import holds
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -82,7 +83,7 @@ def _summary_table(outcomes, ledger_path: Path | None) -> str:
     lines = ["", f"{'notebook':<32} {'result':<10} {'claims':>7} {'seconds':>8}"]
     for o in outcomes:
         claims = o.ledger.get("claims", [])
-        good = sum(e["status"] != "failed" for e in claims)
+        good = sum(holds(e["status"]) for e in claims)
         lines.append(f"{o.name:<32} {o.status:<10} {f'{good}/{len(claims)}':>7} {o.seconds:8.1f}")
     if ledger_path is not None and ledger_path.exists():
         s = json.loads(ledger_path.read_text(encoding="utf-8"))["summary"]

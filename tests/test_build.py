@@ -86,6 +86,15 @@ def test_false_claim_fails_the_build_and_the_other_notebooks_are_still_written(t
                                                                 "kang.3.chain": "verified"}
 
 
+def test_an_undeclared_failed_claim_reaches_the_ledger_as_structured_output(tmp_path):
+    undeclared = FALSE_CLAIM.replace('verifies("kang.2.local")', 'verifies("kang.3.chain")')
+    root = project(tmp_path, bad=undeclared)
+    assert build(root) == 1
+    ledger = json.loads((root / "notebooks" / "ledger.json").read_text())
+    assert {c["id"]: c["status"] for c in ledger["claims"]} == {"kang.2.local": "failed",
+                                                                "kang.3.chain": "failed"}
+
+
 def test_syntax_error_names_the_file_and_line(tmp_path, capsys):
     root = project(tmp_path, broken="# %%\nx = 1\n\n# %%\ny = (2\n")
     assert build(root) == 1

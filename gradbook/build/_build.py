@@ -24,9 +24,8 @@ import nbformat
 from ..checks._catalog import load_catalog
 from ._cache import PACKAGE, fingerprint
 from ._convert import NOTEBOOK_METADATA, cell_lines, code_hash, source_to_notebook
-from ..checks._ledger import EXPECTED_FAILURE, FAILED, VERIFIED, Ledger
+from ..checks._ledger import EXPECTED_FAILURE, FAILED, LEDGER_MIME, VERIFIED, Ledger, holds
 
-LEDGER_MIME = "application/vnd.gradbook.ledger+json"
 
 
 @dataclass
@@ -143,7 +142,7 @@ async def _build_one(source: Path, options: Options, engine: bytes, workers) -> 
             failure = await _execute(nb, source.parent, options.timeout)
         if failure is not None:
             return Outcome(name, "failed", time.monotonic() - started,
-                           _declared_as_failed(nb, failure),
+                           _declared_as_failed(nb),
                            _failure_message(label, text, nb, failure))
         status = "built"
     problem = _unreproducible_output(nb)
@@ -193,9 +192,11 @@ def _ledger_output(nb) -> dict:
     return found
 
 
-def _declared_as_failed(nb, failure) -> dict:
-    declared = _ledger_output(nb).get("declared", [])
-    return {"declared": declared, "failed": sorted(set(declared) | ({failure.claim} - {None}))}
+def _declared_as_failed(nb) -> dict:
+    """A failed notebook's claims: all it declared, plus the one the kernel said failed."""
+    data = _ledger_output(nb)
+    declared = data.get("declared", [])
+    return {"declared": declared, "failed": sorted(set(declared) | set(data.get("failed", [])))}
 
 
 def _failure_message(label, text, nb, failure) -> str:
@@ -279,7 +280,7 @@ def write_atomically(path: Path, text: str) -> None:
 def progress_line(outcome: Outcome) -> str:
     """One line per notebook as it finishes: name, what happened, claims verified, seconds."""
     claims = outcome.ledger.get("claims", [])
-    good = sum(e["status"] in (VERIFIED, EXPECTED_FAILURE) for e in claims)
+    good = sum(holds(e["status"]) for e in claims)
     words = {"built": "executed", "cached": "up to date", "reused": "outputs reused (prose changed)",
              "converted": "converted, not executed", "failed": "FAILED"}[outcome.status]
     line = f"  {outcome.name:<32} {words:<30} {good}/{len(claims)} claims verified {outcome.seconds:6.1f} s"

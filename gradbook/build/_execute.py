@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -28,11 +27,13 @@ KERNEL_ENV = {
 
 @dataclass(frozen=True)
 class Failure:
-    """Why a notebook did not complete: which cell (by index), and the reason in one line."""
+    """Why a notebook did not complete: which cell (by index), and the reason in one line.
+
+    The claim that failed, if any, is in the notebook's own structured output (LEDGER_MIME).
+    """
 
     cell: int | None
     reason: str
-    claim: str | None = None
 
 
 class _GradbookKernel(KernelSpecManager):
@@ -77,9 +78,8 @@ async def execute_notebook(nb, cwd: Path, timeout: float) -> Failure | None:
         await client.async_execute(env={**os.environ, **KERNEL_ENV})
         return None
     except CellExecutionError as error:
-        claim = re.match(r"claim (\S+) \[", error.evalue or "")
         reason = f"{error.ename}: {error.evalue}" if error.ename else str(error)
-        return Failure(state["cell"], reason, claim.group(1) if claim else None)
+        return Failure(state["cell"], reason)
     except CellTimeoutError:
         return Failure(state["cell"], f"timed out: the notebook did not finish within {timeout:g} s")
     except DeadKernelError:

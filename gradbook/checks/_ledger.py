@@ -3,10 +3,19 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ._catalog import KINDS, Catalog, load_catalog
 
 VERIFIED, FAILED, EXPECTED_FAILURE = "verified", "failed", "expected-failure"
+# The MIME type under which a notebook's ledger (and, on failure, the failed claim) travels
+# from the kernel to the build, as structured output.
+LEDGER_MIME = "application/vnd.gradbook.ledger+json"
+
+
+def holds(status: str) -> bool:
+    """Whether a claim with this status is as the catalog says (verified, or a shown erratum)."""
+    return status in (VERIFIED, EXPECTED_FAILURE)
 
 
 class ClaimFailed(AssertionError):
@@ -51,7 +60,7 @@ class Ledger:
 
     def record(self, claim: str, kind: str, passed: bool, detail: str,
                expected_failure: bool = False) -> Check:
-        """Add one check; raise ClaimFailed when it failed (or an expected failure passed)."""
+        """Add one check and return it when it gave the expected result; otherwise fail()."""
         entry = self.catalog[claim]
         if kind not in KINDS:
             raise ValueError(f"unknown check kind {kind!r}; kinds are {', '.join(KINDS)}")
@@ -63,10 +72,20 @@ class Ledger:
         check = Check(claim, kind, bool(passed), detail, expected_failure)
         self.checks.append(check)
         if expected_failure and passed:
-            raise ClaimFailed(claim, kind, f"expected to fail (a documented erratum) but passed: {detail}")
+            self._raise(claim, kind, f"expected to fail (a documented erratum) but passed: {detail}")
         if not expected_failure and not passed:
-            raise ClaimFailed(claim, kind, detail)
+            self._raise(claim, kind, detail)
         return check
+
+    def fail(self, claim: str, kind: str, detail: str) -> NoReturn:
+        """Record a failed check of `claim` and stop: raises ClaimFailed."""
+        self.record(claim, kind, False, detail)
+        raise AssertionError("unreachable: record() raises for a failed check")
+
+    def _raise(self, claim: str, kind: str, detail: str) -> NoReturn:
+        if self is _notebook_ledger:  # not a scratch ledger, whose failures rejects() expects
+            announce_failure(self, claim, kind)
+        raise ClaimFailed(claim, kind, detail)
 
     def load(self, claim: str, checks: list[dict]) -> None:
         """Add checks already run elsewhere (a notebook's ledger output), without judging them."""
@@ -111,13 +130,14 @@ class Ledger:
 
 
 _active: Ledger | None = None
+_notebook_ledger: Ledger | None = None  # the one a notebook's own checks record into
 
 
 def active_ledger() -> Ledger:
     """The ledger that checks record into (one per notebook or script run)."""
-    global _active
+    global _active, _notebook_ledger
     if _active is None:
-        _active = Ledger()
+        _active = _notebook_ledger = Ledger()
     return _active
 
 
@@ -133,5 +153,21 @@ def use_ledger(ledger: Ledger):
 
 
 def record(claim: str, kind: str, passed: bool, detail: str, expected_failure: bool = False) -> Check:
-    """Record a check in the active ledger (see Ledger.record)."""
+    """Record a check in the active ledger; it raises ClaimFailed unless the result is as expected."""
     return active_ledger().record(claim, kind, passed, detail, expected_failure)
+
+
+def fail(claim: str, kind: str, detail: str) -> NoReturn:
+    """Record a failed check of `claim` in the active ledger and raise ClaimFailed."""
+    active_ledger().fail(claim, kind, detail)
+
+
+def announce_failure(ledger: Ledger, claim: str, kind: str) -> None:
+    """In a notebook, tell the build which claim failed, as structured output (not a message)."""
+    from .._display import in_notebook
+
+    if in_notebook():
+        from IPython.display import display
+
+        display({LEDGER_MIME: {"declared": list(ledger.declared), "failed": [claim],
+                               "failed_kind": kind}, "text/plain": ""}, raw=True)

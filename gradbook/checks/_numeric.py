@@ -9,7 +9,7 @@ import numpy as np
 from .._display import Result
 from ._finite_diff import fd_jacobian
 from .._float64 import jax, jnp
-from ._ledger import record
+from ._ledger import fail, record
 from ._tolerance import autodiff_bound, fd_bound
 
 
@@ -89,8 +89,7 @@ def check_close(claim: str, kind: str, label: str, reference, claimed) -> Result
     """
     c, r = np.asarray(claimed, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     if c.shape != r.shape:
-        return Result([record(claim, kind, False,
-                              f"{label}: shapes differ, {c.shape} against {r.shape}")])
+        fail(claim, kind, f"{label}: shapes differ, {c.shape} against {r.shape}")
     err, bound = float(np.max(np.abs(c - r), initial=0.0)), autodiff_bound(c, r)
     passed = err <= bound
     detail = (f"{label} agree (largest |Δ| {err:.1e}, allowed {bound:.1e})" if passed else
@@ -114,9 +113,8 @@ def _check_derivative(claim, what, names, argnums, f, claimed, reference, points
         try:
             mine = _as_tuple(claimed(*args), len(argnums))
         except (TypeError, ValueError) as error:  # e.g. a missing transpose: shapes do not fit
-            message = f"the claimed formula cannot be evaluated at {where}: {_first_line(error)}"
-            for kind in ("jax", "fd") if fd else ("jax",):
-                record(claim, kind, False, message)
+            fail(claim, "jax",  # the first check it fails; finite differences are not reached
+                 f"the claimed formula cannot be evaluated at {where}: {_first_line(error)}")
         theirs = _as_tuple(reference(*args), len(argnums))
         worst_jax = _worse(worst_jax, _compare(mine, theirs, names, where, autodiff_bound))
         if fd:
@@ -174,7 +172,7 @@ def _record(claim, kind, what, worst, where_all, prefix):
     if ratio <= 1:
         detail = f"{prefix}matches {what} at {where_all}; largest |Δ| {err:.1e} (allowed {bound:.1e})"
         return record(claim, kind, True, detail)
-    return record(claim, kind, False, f"{prefix}differs from {what} {message}")
+    fail(claim, kind, f"{prefix}differs from {what} {message}")
 
 
 def _worse(a, b):
@@ -223,7 +221,8 @@ def _require_float64(claim, args):
         dtype = getattr(a, "dtype", None)
         if dtype is not None and np.issubdtype(dtype, np.floating) and dtype != np.float64:
             raise TypeError(f"claim {claim}: numeric checks run in float64, got an argument of "
-                            f"dtype {dtype}; import gradbook before creating arrays")
+                            f"dtype {dtype}; give float64 arrays (gradbook switches JAX to float64, "
+                            "so this one was made float32 on purpose)")
 
 
 def _argnums(f, wrt):

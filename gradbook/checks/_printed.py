@@ -6,7 +6,7 @@ from decimal import Decimal
 import numpy as np
 
 from .._display import Result
-from ._ledger import record
+from ._ledger import fail, record
 from ._tolerance import half_unit
 
 
@@ -25,7 +25,7 @@ def check_printed(claim: str, label: str, computed, printed) -> Result:
     if printed_arr.shape != computed_arr.shape:
         detail = (f"{label}: printed shape {printed_arr.shape} but computed shape "
                   f"{computed_arr.shape}")
-        record(claim, "num", False, detail)  # raises ClaimFailed
+        fail(claim, "num", detail)
     worst = None
     for index in np.ndindex(printed_arr.shape):
         value, half = half_unit(printed_arr[index])

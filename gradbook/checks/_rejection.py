@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from .._display import Result
-from ._ledger import ClaimFailed, Ledger, active_ledger, record, use_ledger
+from ._ledger import ClaimFailed, Ledger, active_ledger, fail, record, use_ledger
 
 
 @contextmanager
@@ -24,4 +24,4 @@ def rejects(claim: str, wrong: str):
         Result([record(claim, caught.kind, True, f"{wrong}: rejected, {reason}")])
         return
     kind = scratch.checks[0].kind if scratch.checks else "jax"
-    record(claim, kind, False, f"{wrong}: the checks accepted it, so they cannot see this mistake")
+    fail(claim, kind, f"{wrong}: the checks accepted it, so they cannot see this mistake")

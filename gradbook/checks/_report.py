@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from .._display import in_notebook, show
-from ._ledger import EXPECTED_FAILURE, VERIFIED, active_ledger
+from ._ledger import EXPECTED_FAILURE, LEDGER_MIME, VERIFIED, active_ledger, holds
 
-LEDGER_MIME = "application/vnd.gradbook.ledger+json"
 _MARK = {VERIFIED: "✓ verified", EXPECTED_FAILURE: "✓ rejected as printed (erratum)"}
 
 
@@ -58,7 +57,7 @@ def summary() -> None:
         show(_Table("\n".join(rows), "\n".join(text), data))
     else:
         print("\n".join(text))
-    bad = [e for e in data["claims"] if e["status"] not in (VERIFIED, EXPECTED_FAILURE)]
+    bad = [e for e in data["claims"] if not holds(e["status"])]
     if bad:
         raise LedgerIncomplete("; ".join(f"{e['id']}: {e.get('reason', e['status'])}" for e in bad))
 

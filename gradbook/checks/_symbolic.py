@@ -5,7 +5,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from .._display import Result
-from ._ledger import record
+from ._ledger import fail, record
 
 # Rewrites tried in turn on `left - right`; a step is proven when one of them yields exactly 0.
 REWRITES = (
@@ -76,7 +76,7 @@ def _prove_step(claim, number, left, right, a, b):
     """Prove left = right, given both already evaluated as a and b."""
     shape_a, shape_b = _shape(a), _shape(b)
     if shape_a != shape_b:
-        record(claim, "sym", False, _step_message(
+        fail(claim, "sym", _step_message(
             number, left, right, f"the two sides have different shapes: {shape_a} and {shape_b}"))
     difference = a - b
     simplified = difference
@@ -84,7 +84,7 @@ def _prove_step(claim, number, left, right, a, b):
         simplified = _apply(rewrite, difference)
         if _is_zero(simplified):
             return
-    record(claim, "sym", False, _step_message(
+    fail(claim, "sym", _step_message(
         number, left, right, f"left - right simplifies to {sp.sstr(simplified)}, not 0"))
 
 
