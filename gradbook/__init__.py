@@ -27,9 +27,12 @@ _EXPORTS = {
     "verifies": "checks._report", "summary": "checks._report",
     "Ledger": "checks._ledger", "ClaimFailed": "checks._ledger", "use_ledger": "checks._ledger",
     "active_ledger": "checks._ledger", "load_catalog": "checks._catalog",
+    "declare_claim": "checks._report",
     "show": "_display", "show_figure": "_figures",
     # computational graphs drawn from the computation
     "draw_graph": "graph._drawing", "named": "graph._trace",
+    # a forward function's backward pass, staged, derived and checked by machine
+    "derive": "graph._derive", "erratum": "graph._derive",
     # JAX, in float64
     "jax": "_float64", "jnp": "_float64",
 }

@@ -1,4 +1,8 @@
-"""The command line: `python build.py [options]` builds, executes and checks the notebooks."""
+"""The command line: `python -m gradbook COMMAND` (build, derive, exercises, grade).
+
+`build.py [options]` is `python -m gradbook build [options]`: it builds, executes and checks
+the notebooks. The other commands live with their concern and are imported only when used.
+"""
 from __future__ import annotations
 
 import argparse
@@ -15,10 +19,45 @@ from .checks._ledger import holds
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+COMMANDS = {
+    "build": "build the notebooks from derivations/ (the default; also: python build.py)",
+    "derive": "write a derivation that derives a forward function's backward pass node by node",
+    "exercises": "write the student notebooks in notebooks/exercises/ (--check: compare only)",
+    "grade": "grade a submitted exercise notebook: a score table, and feedback per exercise",
+}
+
+
+def usage() -> str:
+    """The top-level help: one line per command."""
+    lines = ["usage: python -m gradbook COMMAND [options]   (COMMAND --help for its options)", ""]
+    lines += [f"  {name:<10} {what}" for name, what in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, root: Path | None = None) -> int:
+    """Run one command (build when the first argument names none); return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    root = Path(root or Path.cwd())
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    if command is None and argv[:1] in (["help"], ["commands"]):
+        print(usage())
+        return EXIT_OK
+    if command in (None, "build"):
+        return build_main(argv[1:] if command else argv, root)
+    if command == "derive":
+        from .graph._scaffold import derive_main
+
+        return derive_main(argv[1:], root)
+    from .exercises._cli import exercises_main, grade_main
+
+    return exercises_main(argv[1:], root) if command == "exercises" else grade_main(argv[1:])
+
+
 def parser(root: Path) -> argparse.ArgumentParser:
     """The build's options, with defaults relative to the project root."""
     p = argparse.ArgumentParser(
         prog="build.py",
+        epilog="Other commands: python -m gradbook help",
         description="Turn every derivation in derivations/ into an executed notebook in "
                     "notebooks/, verify its claims, and write notebooks/ledger.json.")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
@@ -43,16 +82,15 @@ def parser(root: Path) -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, root: Path | None = None) -> int:
+def build_main(argv: list[str], root: Path) -> int:
     """Run the build; return 0 when all is well, 1 on failures, 2 on usage errors."""
-    root = Path(root or Path.cwd())
     args = parser(root).parse_args(argv)
     options = Options(derivations=args.derivations, notebooks=args.notebooks, only=args.only,
                       execute=args.execute, force=args.force or args.check, jobs=args.jobs,
                       timeout=args.timeout, quiet=args.quiet, lock_file=root / "requirements.lock")
     try:
         if args.check:
-            return _check(options)
+            return _check(options) or _check_exercises(options, root)
         outcomes = build(options)
     except UsageError as error:
         print(f"build.py: error: {error}", file=sys.stderr)
@@ -105,7 +143,7 @@ def _check(options: Options) -> int:
         if any(o.failed for o in outcomes):
             options.notebooks = committed
             return _finish(options, outcomes)
-        names = sorted({p.name for p in scratch.iterdir()} | _listing(committed))
+        names = sorted(_listing(scratch) | _listing(committed))
         differ = []
         for name in names:
             a, b = committed / name, scratch / name
@@ -125,7 +163,19 @@ def _check(options: Options) -> int:
 
 
 def _listing(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir() if not p.name.startswith(".")} if folder.is_dir() else set()
+    """The files a build writes in a folder (subfolders such as exercises/ are checked apart)."""
+    if not folder.is_dir():
+        return set()
+    return {p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+def _check_exercises(options: Options, root: Path) -> int:
+    """--check covers the student notebooks too, when the project has them."""
+    if options.only or not (options.derivations.parent / "notebooks" / "exercises").is_dir():
+        return EXIT_OK
+    from .exercises._cli import exercises_main
+
+    return exercises_main(["--check"], options.derivations.parent)
 
 
 def _positive_int(text: str) -> int:

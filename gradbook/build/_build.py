@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..checks._catalog import load_catalog
+from ..checks._catalog import Claim, load_catalog
 from ._cache import PACKAGE, fingerprint
 from ._convert import NOTEBOOK_METADATA, cell_lines, code_hash, source_to_notebook
 from ..checks._ledger import EXPECTED_FAILURE, FAILED, LEDGER_MIME, VERIFIED, Ledger, holds
@@ -235,8 +235,18 @@ def merge_ledgers(notebooks: Path, names: list[str], outcomes: list[Outcome]) ->
 
     Notebooks built in this run report through their Outcome; the others are read from disk.
     """
-    catalog = load_catalog()
     by_name = {o.name: o for o in outcomes}
+    datas = {}
+    for name in names:
+        outcome = by_name.get(name)
+        if outcome is None:
+            nb = _read_notebook(notebooks / f"{name}.ipynb")
+            datas[name] = _ledger_output(nb) if nb else {}
+        else:
+            datas[name] = outcome.ledger
+    # A derivation's own claims (declare_claim) join the catalog, as the notebook defined them.
+    own = [Claim(**{**c, "kinds": tuple(c["kinds"])}) for d in datas.values() for c in d.get("defined", [])]
+    catalog = load_catalog().extended(own)
     ledger, where, failures = Ledger(catalog), {}, {}
     for name in names:
         outcome = by_name.get(name)
@@ -245,9 +255,7 @@ def merge_ledgers(notebooks: Path, names: list[str], outcomes: list[Outcome]) ->
                 failures[claim] = f"notebook {name} failed: {' '.join(outcome.message.split())}"
                 where.setdefault(claim, []).append(name)
             continue
-        nb = _read_notebook(notebooks / f"{name}.ipynb") if outcome is None else None
-        data = outcome.ledger if outcome is not None else (_ledger_output(nb) if nb else {})
-        for entry in data.get("claims", []):
+        for entry in datas[name].get("claims", []):
             ledger.load(entry["id"], entry["checks"])
             where.setdefault(entry["id"], []).append(name)
     entries = []
@@ -260,7 +268,8 @@ def merge_ledgers(notebooks: Path, names: list[str], outcomes: list[Outcome]) ->
         entries.append({**entry, "notebooks": where[claim_id]})
     counts = {s: sum(e["status"] == s for e in entries) for s in (VERIFIED, EXPECTED_FAILURE, FAILED)}
     return {"claims": entries,
-            "summary": {**counts, "catalog": len(catalog.claims),
+            "summary": {**counts, "catalog": len(catalog.claims) - len(set(c.id for c in own)),
+                        "own": len(set(c.id for c in own)),
                         "not_covered": [c for c in catalog.claims if c not in where]}}
 
 

@@ -34,6 +34,15 @@ class Claim:
     kinds: tuple[str, ...]
     expected_failure: bool = False
     note: str = ""
+    source: str = ""  # a derivation's own claim: its source in words, instead of doc + section
+
+    def to_json(self) -> dict:
+        """The claim as a catalog entry (how a derivation's own claims travel to the build)."""
+        out = {"id": self.id, "doc": self.doc, "section": self.section, "claim": self.claim,
+               "kinds": list(self.kinds), "source": self.source}
+        if self.expected_failure:
+            out.update(expected_failure=True, note=self.note)
+        return out
 
 
 @dataclass(frozen=True)
@@ -57,9 +66,24 @@ class Catalog:
     def __contains__(self, claim_id: str) -> bool:
         return claim_id in self.claims
 
+    def extended(self, claims) -> "Catalog":
+        """This catalog plus a derivation's own claims (an id already listed is an error)."""
+        added = dict(self.claims)
+        for claim in claims:
+            if claim.id in added and added[claim.id] != claim:
+                raise ValueError(f"claim {claim.id} is already in the catalog; choose another id")
+            unknown = set(claim.kinds) - set(KINDS)
+            if unknown:
+                raise ValueError(f"claim {claim.id}: unknown kinds {sorted(unknown)}; kinds are "
+                                 f"{', '.join(KINDS)}")
+            added[claim.id] = claim
+        return Catalog(documents=self.documents, claims=added)
+
     def cite(self, claim_id: str) -> str:
         """The claim's source as 'Title' (short), section — how notebooks cite it."""
         claim = self[claim_id]
+        if claim.source:
+            return claim.source
         doc = self.documents[claim.doc]
         return f"“{doc.title}” ({doc.short}), {claim.section}"
 
@@ -76,10 +100,12 @@ def load_catalog(folder: Path = CATALOG_DIR) -> Catalog:
     """Read every catalog file in `folder` (in name order) into one catalog, once."""
     documents: dict[str, Document] = {}
     claims: dict[str, Claim] = {}
-    for path in sorted(Path(folder).glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        add_entries(documents, claims, data.get("documents", {}), data.get("claims", []),
-                    where=f"catalog file {path.name}")
+    files = [(path.name, json.loads(path.read_text(encoding="utf-8")))
+             for path in sorted(Path(folder).glob("*.json"))]
+    for name, data in files:  # every file's documents first: any claim may cite any of them
+        add_entries(documents, claims, data.get("documents", {}), [], where=f"catalog file {name}")
+    for name, data in files:
+        add_entries(documents, claims, {}, data.get("claims", []), where=f"catalog file {name}")
     return Catalog(documents=documents, claims=claims)
 
 
@@ -97,6 +123,6 @@ def add_entries(documents: dict, claims: dict, new_documents: dict, new_claims: 
             raise ValueError(f"{where}: claim {cid}: unknown kinds {sorted(unknown)}")
         if cid in claims:
             raise ValueError(f"{where}: claim {cid} is already defined")
-        if entry["doc"] not in documents:
+        if entry["doc"] not in documents and not entry.get("source"):
             raise ValueError(f"{where}: claim {cid} cites unknown document {entry['doc']!r}")
         claims[cid] = Claim(**{**entry, "kinds": tuple(entry["kinds"])})

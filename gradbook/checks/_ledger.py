@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NoReturn
 
-from ._catalog import KINDS, Catalog, load_catalog
+from ._catalog import KINDS, Catalog, Claim, load_catalog
 
 VERIFIED, FAILED, EXPECTED_FAILURE = "verified", "failed", "expected-failure"
 # The MIME type under which a notebook's ledger (and, on failure, the failed claim) travels
@@ -50,6 +50,13 @@ class Ledger:
         self.catalog = catalog or load_catalog()
         self.checks: list[Check] = []
         self.declared: list[str] = []
+        self.defined: list[Claim] = []  # claims a derivation declared itself
+
+    def define(self, claim: Claim) -> None:
+        """Add a derivation's own claim, which is then treated like a catalog claim."""
+        self.catalog = self.catalog.extended([claim])
+        if claim not in self.defined:
+            self.defined.append(claim)
 
     def declare(self, claim_ids) -> None:
         """Note the claims a notebook promises to verify (so a forgotten one shows up)."""
@@ -126,7 +133,10 @@ class Ledger:
 
     def to_json(self) -> dict:
         """The whole ledger as the JSON document the build writes."""
-        return {"claims": [self.entry(cid) for cid in self.claim_ids()]}
+        out = {"claims": [self.entry(cid) for cid in self.claim_ids()]}
+        if self.defined:
+            out["defined"] = [c.to_json() for c in self.defined]
+        return out
 
 
 _active: Ledger | None = None
@@ -169,5 +179,7 @@ def announce_failure(ledger: Ledger, claim: str, kind: str) -> None:
     if in_notebook():
         from IPython.display import display
 
-        display({LEDGER_MIME: {"declared": list(ledger.declared), "failed": [claim],
-                               "failed_kind": kind}, "text/plain": ""}, raw=True)
+        data = {"declared": list(ledger.declared), "failed": [claim], "failed_kind": kind}
+        if ledger.defined:
+            data["defined"] = [c.to_json() for c in ledger.defined]
+        display({LEDGER_MIME: data, "text/plain": ""}, raw=True)

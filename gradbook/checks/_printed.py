@@ -6,11 +6,11 @@ from decimal import Decimal
 import numpy as np
 
 from .._display import Result
-from ._ledger import fail, record
+from ._ledger import record
 from ._tolerance import half_unit
 
 
-def check_printed(claim: str, label: str, computed, printed) -> Result:
+def check_printed(claim: str, label: str, computed, printed, *, erratum: bool = False) -> Result:
     """Check a number a document prints against the value computed here.
 
     claim: the claim id the check is recorded under.
@@ -19,13 +19,15 @@ def check_printed(claim: str, label: str, computed, printed) -> Result:
     printed: the document's number as a string, or a nested list of them, so that trailing
         zeros keep their meaning; each entry passes when it is within half a unit of its last
         printed digit.
+    erratum: the document prints this number wrongly (the claim must be a declared erratum);
+        the check is recorded as an expected failure, and it is an error if the number holds.
     """
     printed_arr = np.asarray(printed, dtype=object)
     computed_arr = np.asarray(computed, dtype=np.float64)
     if printed_arr.shape != computed_arr.shape:
         detail = (f"{label}: printed shape {printed_arr.shape} but computed shape "
                   f"{computed_arr.shape}")
-        fail(claim, "num", detail)
+        return Result([record(claim, "num", False, detail, expected_failure=erratum)])
     worst = None
     for index in np.ndindex(printed_arr.shape):
         value, half = half_unit(printed_arr[index])
@@ -41,7 +43,7 @@ def check_printed(claim: str, label: str, computed, printed) -> Result:
     else:
         detail = (f"{where}: printed {value} but computed {got:.10g}; off by {float(off):.3g}, "
                   f"more than half a unit in the last printed digit ({half})")
-    return Result([record(claim, "num", passed, detail)])
+    return Result([record(claim, "num", passed, detail, expected_failure=erratum)])
 
 
 def _fmt(printed) -> str:

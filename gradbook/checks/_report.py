@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .._display import in_notebook, show
+from ._catalog import Claim
 from ._ledger import EXPECTED_FAILURE, LEDGER_MIME, VERIFIED, active_ledger, holds
 
 _MARK = {VERIFIED: "✓ verified", EXPECTED_FAILURE: "✓ rejected as printed (erratum)"}
@@ -30,6 +31,21 @@ class _Table:
         display(bundle, raw=True)
 
 
+def declare_claim(claim_id: str, *, source: str, states: str,
+                  kinds=("sym", "jax", "fd"), erratum: bool = False, because: str = "") -> None:
+    """Declare a claim of the derivation's own (no catalog edit): id, source, what it states.
+
+    source: where the result comes from, as it should be cited ("My textbook, §3.2").
+    kinds: the kinds of check that must all pass for it to count as verified.
+    erratum: the source states it wrongly; its checks must fail, and `because` says why.
+    """
+    if erratum and not because:
+        raise ValueError(f"claim {claim_id}: an erratum needs because='why the source is wrong'")
+    active_ledger().define(Claim(id=claim_id, doc="", section="", claim=states,
+                                 kinds=tuple(kinds), expected_failure=erratum, note=because,
+                                 source=source))
+
+
 def verifies(*claim_ids: str) -> None:
     """Open a notebook: list the catalog claims it verifies, with their sources."""
     ledger = active_ledger()
@@ -39,7 +55,11 @@ def verifies(*claim_ids: str) -> None:
         c = ledger.catalog[cid]
         rows.append(f"| `{cid}` | {ledger.catalog.cite(cid)} | {_cell(c.claim)} | "
                     f"{', '.join(c.kinds)} |")
-    show(_Table("\n".join(rows), f"verifies: {', '.join(claim_ids)}", {"declared": list(claim_ids)}))
+    data = {"declared": list(claim_ids)}
+    own = [c.to_json() for c in ledger.defined if c.id in claim_ids]
+    if own:
+        data["defined"] = own
+    show(_Table("\n".join(rows), f"verifies: {', '.join(claim_ids)}", data))
 
 
 def summary() -> None:

@@ -1,0 +1,150 @@
+"""Closed forms: each gradient composed from the nodes' local derivatives along every path.
+
+For a graph of scalars the composition is a SymPy expression, proven equal to differentiating
+the whole forward expression at once. For arrays it is written in matrix notation, as the
+recursion of the gradients v̄ = ∂f/∂v from the output down (∂L/∂W = z̄ xᵀ and friends), and
+every product's rule (Ḡ Bᵀ, Aᵀ Ḡ) is proven element by element at the sizes it is used at.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..checks._symbolic import _substitute, prove_equal
+from ._backward import bar, symbol
+from ._tables import Markdown
+
+PROOF_SIZE = 6  # products are proven element by element up to this many rows or columns
+
+
+@dataclass
+class ScalarClosedForm:
+    """One input's gradient: the whole forward expression, the composition, and its simple form."""
+
+    whole: object
+    composed: object
+    composed_for_proof: object
+    simplified: object
+    definitions: dict
+
+
+def scalar_closed_form(staged, rules, wrt) -> dict[str, ScalarClosedForm]:
+    """Reverse accumulation in SymPy: v̄ = Σ over v's users c of c̄ · ∂c/∂v, from the output down."""
+    definitions = {symbol(n): r.formula for n, r in rules.items()
+                   if r.formula is not None and staged[n].differentiable and r.node.rule.kind != "stop"}
+    bars = {staged.output: sp.Integer(1)}
+    for node in reversed(staged.nodes):
+        if node.name not in rules or node.name not in bars:
+            continue
+        for local in rules[node.name].locals:
+            bars[local.input] = bars.get(local.input, sp.Integer(0)) + bars[node.name] * local.expr
+    whole = _substitute(symbol(staged.output), definitions)
+    out = {}
+    for name in wrt:
+        composed = bars.get(name, sp.Integer(0))
+        for_proof = _without_kink_convention(composed)
+        simplified = sp.simplify(_substitute(for_proof, definitions))
+        out[name] = ScalarClosedForm(whole, composed, for_proof, simplified, definitions)
+    return out
+
+
+def _without_kink_convention(expr):
+    """Heaviside(u, h) -> Heaviside(u): the value chosen at a kink is a convention (stated in the
+    backward table), and the two agree everywhere else, which is what SymPy proves."""
+    return expr.replace(lambda e: isinstance(e, sp.Heaviside) and len(e.args) == 2,
+                        lambda e: sp.Heaviside(e.args[0]))
+
+
+def array_closed_form(staged, rules, wrt) -> Markdown:
+    """The gradients in matrix notation, each defined from its users' gradients."""
+    out = sp.latex(symbol(staged.output))
+    branches: dict[str, list[str]] = {}
+    order = []
+    for node in reversed(staged.nodes):
+        rule = rules.get(node.name)
+        if rule is None:
+            continue
+        for local in rule.locals:
+            branches.setdefault(local.input, []).append(_branch(node, rule, local, staged))
+            if local.input not in order:
+                order.append(local.input)
+    lines = [rf"\bar{{{out}}} &= 1"]
+    for name in order:
+        lhs = sp.latex(bar(name))
+        rhs = " + ".join(branches[name])
+        lines.append(rf"{lhs} &= \boxed{{{rhs}}}" if name in wrt else rf"{lhs} &= {rhs}")
+    text = "closed form (matrix notation):\n" + "\n".join(
+        f"  d{staged.output}/d{n} = {' + '.join(branches[n])}" for n in order if n in wrt)
+    markdown = ("#### Closed form\n\nEach gradient $\\bar v = \\partial " + out + "/\\partial v$ "
+                "is the sum over $v$'s users of what each passes down: the chain rule written "
+                "out once per node, so that every input's gradient (boxed) reads off the ones "
+                "above it. $\\odot$ is the elementwise product.\n\n$$\\begin{aligned}"
+                + " \\\\\n".join(lines) + "\\end{aligned}$$")
+    return Markdown(markdown, text)
+
+
+def _branch(node, rule, local, staged) -> str:
+    up = sp.latex(bar(node.name))
+    kind = node.rule.kind
+    if kind == "dot":
+        return local.latex
+    if kind == "sum":
+        return rf"\operatorname{{broadcast}}({up})"
+    if kind == "max":
+        return rf"{up}\,\mathbb{{1}}[\arg\max]"
+    if kind == "copy":
+        prim = node.eqn.primitive.name
+        if prim == "transpose" and len(node.shape) == 2:
+            return rf"{up}^{{\mathsf{{T}}}}"
+        if prim == "broadcast_in_dim":
+            return rf"\textstyle\sum_{{\text{{copies}}}} {up}"
+        return rf"\operatorname{{{'unslice' if prim == 'slice' else 'reshape'}}}({up})"
+    product = up if local.expr == 1 else (
+        rf"{up} \cdot {_paren(local.latex)}" if node.shape == () else rf"{up} \odot {_paren(local.latex)}")
+    if staged[local.input].shape != node.shape:  # a scalar or a size-1 axis used on an array
+        return rf"\textstyle\sum {_paren(product)}"
+    return product
+
+
+def _paren(latex: str) -> str:
+    return latex if all(c not in latex for c in "+-") else rf"\left({latex}\right)"
+
+
+def prove_dot_rules(claim, staged, rules) -> None:
+    """Prove each product's gradient rule element by element, once per shape it is used at."""
+    seen = set()
+    for node in staged.nodes:
+        if node.op != "dot_general" or node.name not in rules:
+            continue
+        rule = rules[node.name]
+        product = rule.formula
+        shapes = tuple(tuple(m.shape) for m in product.atoms(sp.MatrixSymbol))
+        if shapes in seen or any(d > PROOF_SIZE for s in shapes for d in s):
+            continue
+        seen.add(shapes)
+        for local in rule.locals:
+            operand = next(m for m in product.atoms(sp.MatrixSymbol)
+                           if m.name == sp.latex(symbol(local.input)))
+            g = next(m for m in local.expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
+            explicit = {m: _explicit(m) for m in product.atoms(sp.MatrixSymbol) | {g}}
+            objective = (explicit[g].T * product.xreplace(explicit).as_explicit()).trace()
+            derivatives = explicit[operand].applyfunc(lambda e: sp.Derivative(objective, e))
+            claimed = local.expr.xreplace(explicit).as_explicit()
+            prove_equal(claim, derivatives, sp.Matrix(claimed), box=False,
+                        lhs=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}"
+                            rf"{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}"
+                            rf"\ \text{{at sizes }}{_sizes(shapes)}")
+
+
+def _explicit(m):
+    """A matrix symbol written out as a matrix of scalar symbols, one per entry."""
+    base = m.name.replace("\\bar{", "g").replace("}", "").replace("{", "").replace("_", "")
+    return sp.Matrix(*m.shape, lambda i, j: sp.Symbol(f"{base}_{{{i + 1}{j + 1}}}", real=True))
+
+
+def _sizes(shapes) -> str:
+    return ",\\ ".join("×".join(map(str, s)) for s in dict.fromkeys(shapes))
+
+
+__all__ = ["array_closed_form", "prove_dot_rules", "scalar_closed_form"]

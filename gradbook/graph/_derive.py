@@ -1,0 +1,210 @@
+"""derive(): a forward function's whole backward pass, staged, derived by SymPy, and checked.
+
+The section it writes into a notebook shows, in order: the function and its graph; a forward
+table (one row per node: operation, formula, value); the backward pass node by node in reverse
+(upstream gradient × SymPy's local derivative = downstream, with fan-out summed); the closed
+form of each gradient (proven by SymPy for scalar graphs, in matrix notation for arrays); and
+the checks, recorded in the ledger under one claim.
+"""
+from __future__ import annotations
+
+import inspect
+import textwrap
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .._display import Result, show
+from .._float64 import jnp
+from ..checks._ledger import active_ledger, fail, record
+from ..checks._numeric import check_gradient
+from ..checks._printed import check_printed
+from ..checks._report import declare_claim
+from ..checks._symbolic import prove_chain
+from ..checks._tolerance import autodiff_bound
+from ._backward import backward, derive_rules, forward, jax_gradients, symbol
+from ._closed_form import array_closed_form, prove_dot_rules, scalar_closed_form
+from ._stage import DeriveError, stage
+from ._tables import Section, backward_table, forward_table, number
+
+
+@dataclass(frozen=True)
+class Erratum:
+    """A number a document prints wrongly, with the reason (see `erratum`)."""
+
+    printed: str
+    because: str
+
+
+def erratum(printed: str, *, because: str) -> Erratum:
+    """Mark a printed number as the document's error: shown with the right value, not failed."""
+    if not because:
+        raise ValueError("an erratum needs because='why the document is wrong'")
+    return Erratum(str(printed), because)
+
+
+class Workbook:
+    """What derive() found: the nodes, their values and gradients, and the closed forms."""
+
+    def __init__(self, staged, rules, values, grads, branches, closed):
+        self.staged, self.rules, self.values = staged, rules, values
+        self.grads, self.branches, self.closed = grads, branches, closed
+
+    def value(self, name: str) -> np.ndarray:
+        """A node's value at the worked example."""
+        return np.asarray(self.values[name])
+
+    def grad(self, name: str) -> np.ndarray:
+        """∂output/∂node at the worked example, summed over the node's uses."""
+        return np.asarray(self.grads[name])
+
+    def __repr__(self) -> str:
+        return (f"[derived {self.staged.output}: {len(self.staged.nodes)} nodes, "
+                f"inputs {', '.join(self.staged.inputs)}]")
+
+
+def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | None = None,
+           names: dict | None = None, expand: bool = False, output: str = "f",
+           points: int = 3, sample=None, graph: bool = True) -> Workbook:
+    """Stage `f` at the example `at`, derive its backward pass node by node, and check it all.
+
+    at: the worked example, parameter name -> number or array.
+    wrt: the inputs to differentiate (names; default: all).
+    claim: the claim id the checks are recorded under (default: declared as derived.<f>).
+    printed: numbers a document prints, as strings: a node's name -> its value (for the
+        output and intermediates) or its gradient (for an input); "∂name" always means the
+        gradient. A value made with erratum(...) is the document's error, shown as such.
+    names: new names for staged nodes ({"v1": "q"}); named(value, "q") inside f does the same.
+    expand: stage the operations inside jitted helpers instead of one node per helper.
+    points, sample: how many seeded random points the closed form is also checked at, and
+        how to draw them (default: the example with each number scaled by e^(0.2·N(0,1))).
+    """
+    staged = stage(f, at, names=names, output=output, expand=expand)
+    wrt = list(staged.inputs if wrt is None else ([wrt] if isinstance(wrt, str) else wrt))
+    unknown = [w for w in wrt if w not in staged.inputs]
+    if unknown:
+        raise DeriveError(f"wrt names {unknown} are not inputs of {f.__name__}{tuple(staged.inputs)}")
+    claim = _claim(claim, f, staged, printed)
+    rules = derive_rules(staged)
+    values = forward(staged, at)
+    grads, branches = backward(staged, rules, values)
+    section = Section(f"Derived by machine: {f.__name__}")
+    section.markdown(f"#### The forward function\n\n```python\n{_source(f)}\n```")
+    section.flush()
+    if graph:
+        from ._drawing import draw_graph
+
+        draw_graph(f, *[jnp.asarray(at[p], dtype=jnp.float64) for p in staged.inputs],
+                   names=staged.inputs, output=output)
+    show(forward_table(staged, rules, values))
+    show(backward_table(staged, rules, values, grads, branches))
+    scalar = all(n.shape == () for n in staged.nodes)
+    if scalar:
+        closed = scalar_closed_form(staged, rules, wrt)
+        for name in wrt:
+            c = closed[name]
+            prove_chain(claim, sp.Derivative(c.whole, symbol(name)),
+                        (c.composed_for_proof, "the chain rule along every path"),
+                        (c.simplified, "simplified"), where=c.definitions,
+                        lhs=rf"\frac{{\partial {sp.latex(symbol(output))}}}{{\partial {sp.latex(symbol(name))}}}")
+    else:
+        closed = None
+        show(array_closed_form(staged, rules, wrt))
+        prove_dot_rules(claim, staged, rules)
+    workbook = Workbook(staged, rules, values, grads, branches, closed)
+    _check_nodes(claim, staged, at, grads)
+    _check_closed_form(claim, f, staged, rules, at, wrt, points, sample)
+    _check_printed(claim, workbook, printed or {})
+    return workbook
+
+
+def _claim(claim, f, staged, printed) -> str:
+    """The claim to record under; a derivation's own one is declared here when missing."""
+    ledger = active_ledger()
+    kinds = ["jax", "fd"]
+    if all(n.shape == () for n in staged.nodes) or any(
+            n.op == "dot_general" for n in staged.nodes):
+        kinds.insert(0, "sym")
+    if any(not isinstance(v, Erratum) for v in (printed or {}).values()):
+        kinds.append("num")
+    if claim is None:
+        claim = f"derived.{f.__name__}"
+    if claim not in ledger.catalog:
+        declare_claim(claim, source=f"the forward function {f.__name__}, derived by machine",
+                      states=f"the backward pass of {f.__name__}, node by node", kinds=kinds)
+    for key, value in (printed or {}).items():
+        if isinstance(value, Erratum):
+            declare_claim(_erratum_id(claim, key), source=ledger.catalog.cite(claim),
+                          states=f"{key} as printed: {value.printed}", kinds=("num",),
+                          erratum=True, because=value.because)
+    ledger.declare([claim])
+    return claim
+
+
+def _erratum_id(claim: str, key: str) -> str:
+    return f"{claim}.erratum.{key.lstrip('∂d') if key.startswith('∂') else key}"
+
+
+def _check_nodes(claim, staged, at, grads) -> None:
+    """Every node's backward number against JAX's, from one backward pass over all nodes."""
+    theirs = jax_gradients(staged, at)
+    for name, reference in theirs.items():
+        mine = np.asarray(grads.get(name, np.zeros_like(reference)), dtype=np.float64)
+        reference = np.asarray(reference, dtype=np.float64)
+        err = float(np.max(np.abs(mine - reference), initial=0.0))
+        bound = autodiff_bound(mine, reference)
+        ratio = err / bound if bound > 0 else (np.inf if err > 0 else 0.0)
+        if ratio > 1:
+            node = staged[name]
+            where = f" (made at {node.line})" if node.line else ""
+            fail(claim, "jax", f"node {name} ({node.op}{where}): backward pass gives "
+                               f"{number(mine)} but JAX gives {number(reference)} "
+                               f"(largest |Δ| {err:.3g}, allowed {bound:.1e})")
+    Result([record(claim, "jax", True, f"all {len(theirs)} nodes' gradients agree with JAX's "
+                                       f"backward pass at the worked example")])
+
+
+def _check_closed_form(claim, f, staged, rules, at, wrt, points, sample) -> None:
+    """The node-by-node backward pass, as a function, against jax.grad and finite differences."""
+    params = staged.inputs
+
+    def claimed(*args):
+        values = forward(staged, dict(zip(params, args)))
+        grads, _ = backward(staged, rules, values)
+        return tuple(grads.get(w, jnp.zeros_like(values[w])) for w in wrt)
+
+    example = tuple(jnp.asarray(at[p], dtype=jnp.float64) for p in params)
+    rng_seed = zlib.crc32(claim.encode())
+    draw = sample or (lambda rng: tuple(jnp.asarray(np.asarray(a) * np.exp(0.2 * rng.standard_normal(np.shape(a))))
+                                        for a in example))
+    check_gradient(claim, f, claimed, at=example, wrt=tuple(wrt), points=points, sample=draw,
+                   seed=rng_seed)
+
+
+def _check_printed(claim, workbook: Workbook, printed: dict) -> None:
+    staged = workbook.staged
+    for key, value in printed.items():
+        gradient = key.startswith("∂") or (key in staged.inputs and key != staged.output)
+        name = key.lstrip("∂") if key.startswith("∂") else key
+        if name not in staged.by_name:
+            raise DeriveError(f"printed names {key!r}, which is not a node "
+                              f"(nodes: {', '.join(n.name for n in staged.nodes)})")
+        computed = workbook.grad(name) if gradient else workbook.value(name)
+        label = f"∂{staged.output}/∂{name}" if gradient else name
+        if isinstance(value, Erratum):
+            check_printed(_erratum_id(claim, key), f"{label} (the document's erratum: "
+                          f"{value.because}; the right value is {number(computed)})", computed,
+                          value.printed, erratum=True)
+        else:
+            check_printed(claim, label, computed, value)
+
+
+def _source(f) -> str:
+    try:
+        return textwrap.dedent(inspect.getsource(f)).rstrip()
+    except (OSError, TypeError):
+        return f"# (the source of {f.__name__} is not available)"
+
+

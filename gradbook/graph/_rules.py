@@ -1,0 +1,150 @@
+"""What each primitive means to SymPy: the formula a node computes, from which its local
+derivatives are derived (never looked up), and how its gradient flows back numerically.
+
+Four kinds of node:
+- elementwise: one scalar formula applied to every element (add, exp, max, where, relu, ...);
+  its local derivatives are SymPy's derivatives of that formula.
+- dot: a vector or matrix product; its gradients come from SymPy's matrix calculus on
+  tr(Ḡᵀ·A·B), which gives ∂/∂A = Ḡ·Bᵀ and ∂/∂B = Aᵀ·Ḡ.
+- sum and max: reductions; each summed element has derivative 1, the maximal one 1 (ties
+  share it equally, JAX's convention), the others 0.
+- copy: broadcast, reshape, transpose, squeeze, slice: every output element is a copy of one
+  input element (derivative 1), so the gradient is gathered back along the same index map.
+- stop: stop_gradient, a value the gradient does not flow through (derivative 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+# primitive -> scalar formula of its (SymPy) arguments and equation parameters
+SCALAR = {
+    "add": lambda a, b, p: a + b, "sub": lambda a, b, p: a - b, "mul": lambda a, b, p: a * b,
+    "div": lambda a, b, p: a / b, "neg": lambda a, p: -a, "exp": lambda a, p: sp.exp(a),
+    "log": lambda a, p: sp.log(a), "log1p": lambda a, p: sp.log(1 + a),
+    "tanh": lambda a, p: sp.tanh(a), "logistic": lambda a, p: 1 / (1 + sp.exp(-a)),
+    "sin": lambda a, p: sp.sin(a), "cos": lambda a, p: sp.cos(a), "sqrt": lambda a, p: sp.sqrt(a),
+    "rsqrt": lambda a, p: 1 / sp.sqrt(a), "square": lambda a, p: a ** 2,
+    "integer_pow": lambda a, p: a ** int(p["y"]), "pow": lambda a, b, p: a ** b,
+    "abs": lambda a, p: sp.Abs(a), "max": lambda a, b, p: sp.Max(a, b),
+    "min": lambda a, b, p: sp.Min(a, b), "expm1": lambda a, p: sp.exp(a) - 1,
+    # comparisons make the conditions that select_n (jnp.where) chooses by
+    "gt": lambda a, b, p: sp.Gt(a, b), "lt": lambda a, b, p: sp.Lt(a, b),
+    "ge": lambda a, b, p: sp.Ge(a, b), "le": lambda a, b, p: sp.Le(a, b),
+    "eq": lambda a, b, p: sp.Eq(a, b), "ne": lambda a, b, p: sp.Ne(a, b),
+    "not": lambda a, p: sp.Not(a), "and": lambda a, b, p: sp.And(a, b),
+    "or": lambda a, b, p: sp.Or(a, b), "sign": lambda a, p: sp.sign(a),
+    "is_finite": lambda a, p: sp.Lt(sp.Abs(a), sp.oo),
+}
+STRUCTURAL = {"dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max",
+              "broadcast_in_dim": "copy", "reshape": "copy", "transpose": "copy",
+              "squeeze": "copy", "expand_dims": "copy", "slice": "copy",
+              "stop_gradient": "stop"}
+SUPPORTED = set(SCALAR) | {"select_n"} | set(STRUCTURAL) | {"convert_element_type",
+                                                             "custom_jvp_call", "custom_vjp_call"}
+# Functions whose own derivative rule sets the slope at a kink differently from SymPy's
+# Heaviside(0) = 1/2: jax.nn.relu has slope 0 at 0 (notebook 06 states this convention).
+KINK_AT_ZERO = {"relu": 0}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a node is written and differentiated: its kind, and its scalar formula if any."""
+
+    kind: str
+    template: object = None  # for elementwise: function(list of SymPy args) -> expression
+    kink: object = None      # Heaviside's value at 0 for this node's kinks (None: SymPy's 1/2)
+
+
+def rule_for(eqn) -> Rule | None:
+    """The rule for one equation, or None when SymPy cannot write it."""
+    prim = eqn.primitive.name
+    if prim in STRUCTURAL:
+        return Rule(STRUCTURAL[prim])
+    if prim in SCALAR or prim == "select_n":
+        return Rule("elementwise", lambda args, eqn=eqn: scalar_formula(eqn, args))
+    inner = eqn.params.get("call_jaxpr") or eqn.params.get("jaxpr") or eqn.params.get("fun_jaxpr")
+    if inner is None or not _scalar_only(inner.jaxpr):
+        return None
+    name = str(eqn.params.get("name", "")).strip("_")
+    return Rule("elementwise", lambda args, inner=inner: compose(inner, args),
+                kink=KINK_AT_ZERO.get(name))
+
+
+def scalar_formula(eqn, args):
+    """The SymPy formula of one elementwise equation applied to `args`."""
+    prim = eqn.primitive.name
+    if prim == "select_n":  # select_n(which, case0, case1, ...): case0 where `which` is false
+        which, *cases = args
+        if len(cases) != 2:
+            raise ValueError("select_n with more than two cases")
+        return sp.Piecewise((cases[1], which), (cases[0], True))
+    return SCALAR[prim](*args, eqn.params)
+
+
+def compose(closed, args):
+    """A jaxpr of elementwise operations, written as one SymPy formula of its inputs."""
+    jaxpr = closed.jaxpr
+    env = dict(zip(jaxpr.constvars, [_number(c) for c in closed.consts]))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        vals = [_number(v.val) if _is_literal(v) else env[v] for v in eqn.invars]
+        prim = eqn.primitive.name
+        if prim in ("convert_element_type", "copy", "copy_p", "name", "broadcast_in_dim",
+                    "reshape", "squeeze", "expand_dims"):
+            out = vals[0]
+        elif prim in ("jit", "pjit", "closed_call", "custom_jvp_call", "custom_vjp_call"):
+            out = compose(eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr"), vals)
+        else:
+            out = scalar_formula(eqn, vals)
+        env[eqn.outvars[0]] = out
+    out = jaxpr.outvars[0]
+    return _number(out.val) if _is_literal(out) else env[out]
+
+
+def _scalar_only(jaxpr) -> bool:
+    """Whether every operation inside is elementwise (so the call is one formula)."""
+    for eqn in jaxpr.eqns:
+        prim = eqn.primitive.name
+        if prim in SCALAR or prim in ("select_n", "convert_element_type", "copy", "copy_p", "name"):
+            continue
+        if prim in ("broadcast_in_dim", "reshape", "squeeze", "expand_dims") and all(
+                _size(v) == 1 for v in eqn.invars):
+            continue  # a scalar made into an array of one value: still elementwise
+        inner = eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
+        if inner is not None and len(eqn.outvars) == 1 and _scalar_only(inner.jaxpr):
+            continue
+        return False
+    return len(jaxpr.outvars) == 1
+
+
+def _size(v) -> int:
+    shape = getattr(getattr(v, "aval", None), "shape", ())
+    size = 1
+    for d in shape:
+        size *= int(d)
+    return size
+
+
+def _is_literal(v) -> bool:
+    from jax.extend.core import Literal
+
+    return isinstance(v, Literal)
+
+
+def _number(value):
+    """A literal as SymPy writes it: integers plainly, others as exact-looking floats."""
+    import numpy as np
+
+    x = np.asarray(value)
+    if x.size != 1 and not (x == x.flat[0]).all():
+        raise ValueError("an array constant inside an elementwise formula")
+    x = x.flat[0].item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return sp.nan if np.isnan(x) else (sp.oo if x > 0 else -sp.oo)
+    if isinstance(x, bool):
+        return sp.true if x else sp.false
+    if float(x) == int(x) and abs(x) < 1e15:
+        return sp.Integer(int(x))
+    return sp.Float(x, 17)
