@@ -80,7 +80,7 @@ def _elementwise(node: Node, staged: Staged, rules) -> NodeRule:
     names = [n for n in dict.fromkeys(r for r in node.inputs if isinstance(r, str))
              if staged[n].differentiable]
     for name in _with_condition_inputs(names, node, staged, formula):
-        local = sp.diff(formula, symbol(name))
+        local = local_derivative(formula, symbol(name))
         if node.rule.kink is not None:
             local = local.replace(lambda e: isinstance(e, sp.Heaviside),
                                   lambda e: sp.Heaviside(e.args[0], node.rule.kink))
@@ -94,6 +94,11 @@ def _elementwise(node: Node, staged: Staged, rules) -> NodeRule:
     elif formula.has(sp.Abs):
         rule.note = "|u| has slope sign(u), which is 0 at u = 0 (JAX's convention)"
     return rule
+
+
+def local_derivative(formula, x):
+    """∂formula/∂x, derived by SymPy (the one place an elementwise node's slope comes from)."""
+    return sp.diff(formula, x)
 
 
 def _with_condition_inputs(names, node, staged, formula):

@@ -44,9 +44,20 @@ def scalar_closed_form(staged, rules, wrt) -> dict[str, ScalarClosedForm]:
     for name in wrt:
         composed = bars.get(name, sp.Integer(0))
         for_proof = _without_kink_convention(composed)
-        simplified = sp.simplify(_substitute(for_proof, definitions))
+        simplified = _simplest(_substitute(for_proof, definitions))
         out[name] = ScalarClosedForm(whole, composed, for_proof, simplified, definitions)
     return out
+
+
+def _simplest(expr):
+    """The shortest of SymPy's simplifications that SymPy can also show equal to `expr`
+    (simplify() may return a form, such as cosh(s/2), that the step-by-step prover cannot
+    match back; then a plainer form is used)."""
+    candidates = [sp.simplify(expr), sp.factor(expr), sp.cancel(expr)]
+    for candidate in sorted(candidates, key=sp.count_ops):
+        if candidate == expr or sp.expand(candidate - expr) == 0 or sp.cancel(candidate - expr) == 0:
+            return candidate
+    return expr
 
 
 def _without_kink_convention(expr):

@@ -67,9 +67,18 @@ def rule_for(eqn) -> Rule | None:
     inner = eqn.params.get("call_jaxpr") or eqn.params.get("jaxpr") or eqn.params.get("fun_jaxpr")
     if inner is None or not _scalar_only(inner.jaxpr):
         return None
-    name = str(eqn.params.get("name", "")).strip("_")
     return Rule("elementwise", lambda args, inner=inner: compose(inner, args),
-                kink=KINK_AT_ZERO.get(name))
+                kink=KINK_AT_ZERO.get(call_name(eqn)))
+
+
+def call_name(eqn) -> str:
+    """The name of the function a call or custom-derivative equation runs (relu, softplus)."""
+    name = eqn.params.get("name")
+    if not name:
+        inner = eqn.params.get("call_jaxpr") or eqn.params.get("jaxpr") or eqn.params.get("fun_jaxpr")
+        info = getattr(getattr(inner, "jaxpr", inner), "debug_info", None)
+        name = (getattr(info, "func_src_info", None) or eqn.primitive.name).split(" ")[0]
+    return str(name).strip("_") or eqn.primitive.name
 
 
 def scalar_formula(eqn, args):

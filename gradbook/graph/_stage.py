@@ -13,7 +13,7 @@ import numpy as np
 from jax.extend.core import Literal
 
 from .._float64 import jax, jnp
-from ._rules import SUPPORTED, rule_for
+from ._rules import SUPPORTED, call_name, rule_for
 
 # Equations that only rename or retype a value: not nodes of their own.
 ALIASES = {"name", "convert_element_type", "copy", "copy_p"}
@@ -148,8 +148,11 @@ class _Stager:
         return ref.value if isinstance(ref, Constant) else next(
             n.value for n in reversed(self.nodes) if n.name == ref)
 
-    def run(self, jaxpr, env):
-        """Stage every equation of `jaxpr`; return the reference of its (single) output."""
+    def run(self, jaxpr, env, line: str = ""):
+        """Stage every equation of `jaxpr`; return the reference of its (single) output.
+
+        `line` is where the call being inlined was made, for operations JAX traced inside it.
+        """
         for eqn in jaxpr.eqns:
             refs = [Constant(np.asarray(v.val)) if isinstance(v, Literal) else self.resolve(env[v])
                     for v in eqn.invars]
@@ -164,20 +167,21 @@ class _Stager:
                 inner_env = dict(zip(inner.jaxpr.constvars,
                                      [Constant(np.asarray(c)) for c in inner.consts]))
                 inner_env.update(zip(inner.jaxpr.invars, refs))
-                env[eqn.outvars[0]] = self.run(inner.jaxpr, inner_env)
+                env[eqn.outvars[0]] = self.run(inner.jaxpr, inner_env, _user_line(eqn) or line)
                 continue
             if all(isinstance(r, Constant) for r in refs):  # arithmetic on constants only
                 value = np.asarray(_bind(eqn, [r.value for r in refs])[0])
                 env[eqn.outvars[0]] = (Constant(value) if value.size <= 1 or (value == value.flat[0]).all()
                                        else self.add(Node(self.fresh("c"), "const", value=value)))
                 continue
+            where = _user_line(eqn) or line
             if len(eqn.outvars) != 1:
-                raise DeriveError(_unsupported(prim, eqn, "it has several outputs"))
+                raise DeriveError(_unsupported(prim, where, "it has several outputs"))
             rule = rule_for(eqn)
             if rule is None:
-                raise DeriveError(_unsupported(prim, eqn))
+                raise DeriveError(_unsupported(prim, where))
             value = np.asarray(_bind(eqn, [self.value(r) for r in refs])[0])
-            node = Node(self.fresh(), _op_name(eqn), refs, value, eqn, _user_line(eqn), rule)
+            node = Node(self.fresh(), _op_name(eqn), refs, value, eqn, where, rule)
             env[eqn.outvars[0]] = self.add(node)
         out = jaxpr.outvars[0]
         return Constant(np.asarray(out.val)) if isinstance(out, Literal) else self.resolve(env[out])
@@ -190,9 +194,7 @@ def _elementwise_call(eqn) -> bool:
 
 def _op_name(eqn) -> str:
     prim = eqn.primitive.name
-    if prim in CALLS or prim in CUSTOM:
-        return str(eqn.params.get("name", prim)).strip("_") or prim
-    return prim
+    return call_name(eqn) if prim in CALLS or prim in CUSTOM else prim
 
 
 def _bind(eqn, invals) -> list:
@@ -212,8 +214,7 @@ def _user_line(eqn) -> str:
     return f"{frame.file_name.rsplit('/', 1)[-1]}:{frame.start_line}"
 
 
-def _unsupported(prim: str, eqn, why: str = "") -> str:
-    where = _user_line(eqn)
+def _unsupported(prim: str, where: str, why: str = "") -> str:
     return (f"cannot derive the operation {prim!r}" + (f" ({why})" if why else "")
             + (f", made at {where}" if where else "")
             + f"; supported: {', '.join(sorted(SUPPORTED))}, jitted helpers, and "

@@ -1,0 +1,184 @@
+"""derive(): every primitive, fan-out and kinks, against jax.grad; a corrupted local derivative
+is caught and named; random expression trees all derive."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gradbook import ClaimFailed, derive, jax, jnp, named
+from gradbook.graph import _backward
+from gradbook.graph._backward import backward, derive_rules, forward
+from gradbook.graph._stage import DeriveError, stage
+
+W = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+V3 = np.array([0.3, -1.2, 0.8])
+M23 = np.array([[0.2, -0.4, 1.1], [0.7, 0.1, -0.3]])
+
+
+@jax.jit
+def _square_plus_one(u):
+    return u * u + 1.0
+
+
+@jax.jit
+def _affine(W, x):
+    return W @ x + 1.0
+
+
+def _mlp(W1, b1, W2, b2, X, Y):
+    H = jax.nn.relu(W1 @ X + b1[:, None])
+    Z = W2 @ H + b2[:, None]
+    logp = Z - jax.scipy.special.logsumexp(Z, axis=0, keepdims=True)
+    return -jnp.mean(jnp.sum(Y * logp, axis=0))
+
+
+# name: (function, worked example, primitives it must stage)
+FUNCTIONS = {
+    "kang_circuit": (lambda x, y, z: named(x + y, "q") * z, dict(x=-2.0, y=5.0, z=-4.0), {"add", "mul"}),
+    "sub_div_neg": (lambda a, b: -(a - b) / (a * b), dict(a=1.5, b=-0.5), {"sub", "div", "neg"}),
+    "exp_log": (lambda a: jnp.log(jnp.exp(a) + 2.0), dict(a=0.3), {"exp", "log"}),
+    "log1p_tanh": (lambda a: jnp.log1p(jnp.tanh(a) ** 2), dict(a=0.7), {"log1p", "tanh", "integer_pow"}),
+    "logistic": (lambda s: jax.lax.logistic(s) * s, dict(s=1.4), {"logistic"}),
+    "sin_cos": (lambda a, b: jnp.sin(a) * jnp.cos(b), dict(a=0.4, b=-1.1), {"sin", "cos"}),
+    "sqrt_pow": (lambda a, b: jnp.sqrt(a) + a ** b, dict(a=2.0, b=0.5), {"sqrt", "pow"}),
+    "abs": (lambda a, b: jnp.abs(a - b) * b, dict(a=1.0, b=3.0), {"abs"}),
+    "max_min": (lambda a, b: jnp.maximum(a, b) - 2 * jnp.minimum(a, b), dict(a=0.5, b=-1.0), {"max", "min"}),
+    "max_tie": (lambda x, y: jnp.maximum(x, y) * 3.0, dict(x=2.0, y=2.0), {"max"}),
+    "where": (lambda x: jnp.where(x > 0, x, 0.1 * x) ** 2, dict(x=-0.8), {"where"}),
+    "select": (lambda x: jax.lax.select(x > 0, x, 0.1 * x) * x, dict(x=0.6), {"select_n", "gt"}),
+    "relu_at_zero": (lambda x, w: jax.nn.relu(w * x) + w, dict(x=0.0, w=1.5), {"relu"}),
+    "sigmoid_softplus": (lambda s: jax.nn.sigmoid(s) + jax.nn.softplus(-s), dict(s=0.6), {"logistic", "softplus"}),
+    "fan_out": (lambda x: x * x + jnp.exp(x) * x, dict(x=0.9), {"mul", "exp", "add"}),
+    "sum_of_squares": (lambda x: jnp.sum(x ** 2), dict(x=V3), {"reduce_sum"}),
+    "reduce_max": (lambda x: jnp.max(x) * jnp.sum(x), dict(x=V3), {"reduce_max"}),
+    "reduce_max_tie": (lambda x: jnp.max(x), dict(x=np.array([1.0, 2.0, 2.0])), {"reduce_max"}),
+    "vector_dot": (lambda u, v: jnp.dot(u, v) ** 2, dict(u=V3, v=-V3 + 0.5), {"dot_general"}),
+    "matrix_vector": (lambda W, x: jnp.sum(jnp.tanh(W @ x)), dict(W=W, x=V3), {"dot_general", "tanh"}),
+    "matrix_matrix": (lambda A, B: jnp.sum((A @ B.T) ** 2), dict(A=M23, B=W), {"dot_general", "transpose"}),
+    "broadcast_bias": (lambda X, b: jnp.sum(jnp.exp(X + b[:, None])), dict(X=M23, b=np.array([0.1, -0.2])),
+                       {"broadcast_in_dim"}),
+    "reshape_squeeze": (lambda x: jnp.sum(jnp.squeeze(jnp.reshape(x, (1, 3, 1))) * x),
+                        dict(x=V3), {"reshape", "squeeze"}),
+    "expand_dims": (lambda x: jnp.sum(jnp.expand_dims(x, 0) * 2.0), dict(x=V3), {"broadcast_in_dim"}),
+    "convert": (lambda x: jnp.asarray(x, dtype=jnp.float64) * 2.0 + x.astype(jnp.float64),
+                dict(x=0.25), {"mul"}),
+    "jit_one_node": (lambda x: _square_plus_one(x) * 2.0, dict(x=0.7), {"square_plus_one"}),
+    "jit_matrix_helper": (lambda W, x: jnp.sum(_affine(W, x) ** 2), dict(W=W, x=V3), {"dot_general"}),
+    "mlp_4_3_2_batch_3": (_mlp, dict(W1=np.arange(12.0).reshape(3, 4) / 10 - 0.5, b1=np.array([0.1, -0.1, 0.2]),
+                                     W2=np.arange(6.0).reshape(2, 3) / 5 - 0.4, b2=np.array([0.0, 0.3]),
+                                     X=np.cos(np.arange(12.0)).reshape(4, 3), Y=np.eye(2)[[0, 1, 1]].T),
+                          {"dot_general", "relu", "reduce_max", "stop_gradient"}),
+}
+REQUIRED = {"add", "sub", "mul", "div", "neg", "exp", "log", "log1p", "tanh", "logistic", "sin", "cos",
+            "sqrt", "integer_pow", "pow", "abs", "max", "min", "select_n", "reduce_sum", "reduce_max",
+            "dot_general", "broadcast_in_dim", "reshape", "transpose", "squeeze", "relu", "softplus"}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_derive_matches_jax_grad_node_by_node(name, ledger):
+    f, at, ops = FUNCTIONS[name]
+    f.__name__ = name
+    workbook = derive(f, at=at, graph=False, points=1)
+    staged_ops = {n.op for n in workbook.staged.nodes}
+    assert ops <= staged_ops, staged_ops
+    reference = jax.grad(f, argnums=tuple(range(len(at))))(*[jnp.asarray(v) for v in at.values()])
+    for input_name, expected in zip(at, reference):
+        np.testing.assert_allclose(workbook.grad(input_name), expected, rtol=1e-10, atol=1e-12)
+    assert ledger.entry(f"derived.{name}")["status"] == "verified"
+
+
+def test_the_table_uses_every_required_primitive():
+    used = set().union(*(ops for _, _, ops in FUNCTIONS.values()))
+    assert REQUIRED <= used, REQUIRED - used
+    assert len(FUNCTIONS) >= 25
+
+
+def test_a_jitted_helper_is_one_node_unless_expanded():
+    f, at, _ = FUNCTIONS["jit_one_node"]
+    assert "square_plus_one" in {n.op for n in stage(f, at).nodes}
+    assert {"mul", "add"} <= {n.op for n in stage(f, at, expand=True).nodes}
+
+
+def test_a_corrupted_local_derivative_is_caught_and_the_node_named(ledger, monkeypatch):
+    def doubled_for_products(formula, x):
+        slope = _backward.sp.diff(formula, x)
+        return 2 * slope if formula.is_Mul else slope
+
+    monkeypatch.setattr(_backward, "local_derivative", doubled_for_products)
+    f, at, _ = FUNCTIONS["kang_circuit"]
+    with pytest.raises(ClaimFailed, match=r"node f \(mul"):
+        derive(f, at=at, graph=False, points=1)
+
+
+def test_a_printed_number_that_does_not_hold_fails_with_both_numbers(ledger):
+    f, at, _ = FUNCTIONS["kang_circuit"]
+    with pytest.raises(ClaimFailed, match=r"∂f/∂x: printed -5 but computed -4"):
+        derive(f, at=at, graph=False, points=1, printed={"x": "-5"})
+
+
+def test_a_declared_erratum_is_an_expected_failure(ledger):
+    f, at, _ = FUNCTIONS["kang_circuit"]
+    f.__name__ = "kang_erratum"
+    from gradbook import erratum
+
+    derive(f, at=at, graph=False, points=1,
+           printed={"f": "-12", "x": erratum("-5", because="a sign slip in the book")})
+    assert ledger.entry("derived.kang_erratum.erratum.x")["status"] == "expected-failure"
+    assert ledger.entry("derived.kang_erratum")["status"] == "verified"
+
+
+@pytest.mark.parametrize("f, at, message", [
+    (lambda x: x * 2.0, dict(x=V3), "must return one scalar"),
+    (lambda x, y: x * y, dict(x=1.0), "missing y"),
+    (lambda x: jnp.sort(x)[0], dict(x=V3), "cannot derive the operation 'sort', made at test_derive.py"),
+])
+def test_what_cannot_be_derived_is_a_clear_error(f, at, message):
+    with pytest.raises(DeriveError, match=message):
+        stage(f, at)
+
+
+# --- random expression trees over the scalar primitives --------------------------------------
+
+UNARY = {"neg": lambda a: -a, "exp": lambda a: jnp.exp(0.3 * a), "tanh": jnp.tanh,
+         "sin": jnp.sin, "cos": jnp.cos, "logistic": jax.nn.sigmoid, "abs": jnp.abs,
+         "log": lambda a: jnp.log(a * a + 1.0), "log1p": lambda a: jnp.log1p(a * a),
+         "sqrt": lambda a: jnp.sqrt(a * a + 0.5), "square": lambda a: a ** 2,
+         "relu": jax.nn.relu, "softplus": jax.nn.softplus}
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "div": lambda a, b: a / (b * b + 1.0), "max": jnp.maximum, "min": jnp.minimum,
+          "pow": lambda a, b: (a * a + 1.0) ** (0.5 * jnp.tanh(b)),
+          "where": lambda a, b: jnp.where(a > b, a * b, a - b)}
+
+trees = st.recursive(
+    st.sampled_from(["x", "y", "z", "const"]),
+    lambda children: st.one_of(st.tuples(st.sampled_from(sorted(UNARY)), children),
+                               st.tuples(st.sampled_from(sorted(BINARY)), children, children)),
+    max_leaves=6)
+
+
+def build(tree):
+    def f(x, y, z):
+        def ev(t):
+            if isinstance(t, str):
+                return {"x": x, "y": y, "z": z, "const": 0.75}[t]
+            if len(t) == 2:
+                return UNARY[t[0]](ev(t[1]))
+            return BINARY[t[0]](ev(t[1]), ev(t[2]))
+        return ev(tree) + 0.0 * x
+    return f
+
+
+@settings(max_examples=200, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(tree=trees, point=st.tuples(*[st.floats(-2, 2).filter(lambda v: abs(v) > 1e-3)] * 3))
+def test_random_expression_trees_derive_and_match_jax_grad(tree, point):
+    f = build(tree)
+    at = dict(zip("xyz", map(float, point)))
+    staged = stage(f, at)
+    grads, _ = backward(staged, derive_rules(staged), forward(staged, at))
+    reference = jax.grad(f, argnums=(0, 1, 2))(*at.values())
+    for name, expected in zip("xyz", reference):
+        mine = float(grads.get(name, 0.0))
+        assert math.isclose(mine, float(expected), rel_tol=1e-9, abs_tol=1e-12), (tree, name)
