@@ -260,13 +260,13 @@ def _stop(node: Node, staged: Staged, rules) -> NodeRule:
 def backward(staged: Staged, rules: dict[str, NodeRule], values: dict) -> tuple[dict, dict]:
     """∂output/∂every node (summed over its uses), and each use's own branch, at `values`."""
     grads = {staged.output: jnp.asarray(1.0)}
-    branches: dict[str, list] = {}
+    branches: dict[str, dict] = {}  # input -> {user: what that user passes down}
     for node in reversed(staged.nodes):
         if node.name not in rules or node.name not in grads:
             continue
         for local in rules[node.name].locals:
             part = local.evaluate(values, grads[node.name])
-            branches.setdefault(local.input, []).append((node.name, part))
+            branches.setdefault(local.input, {})[node.name] = part
             grads[local.input] = grads[local.input] + part if local.input in grads else part
     return grads, branches
 
@@ -306,7 +306,12 @@ def jax_gradients(staged: Staged, args: dict) -> dict:
 
 
 def _value(ref, staged):
-    return ref.value if isinstance(ref, Constant) else staged[ref].value
+    """A constant's value, or a node's value at the example (or zeros of its shape, before
+    values are known: the index maps of copies need only the shape)."""
+    if isinstance(ref, Constant):
+        return ref.value
+    node = staged[ref]
+    return node.value if node.value is not None else np.zeros(node.shape, node.aval.dtype)
 
 
 def _value_at(ref, values):

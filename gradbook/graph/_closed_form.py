@@ -15,7 +15,7 @@ from ..checks._symbolic import _substitute, prove_equal
 from ._backward import bar, symbol
 from ._tables import Markdown
 
-PROOF_SIZE = 6  # products are proven element by element up to this many rows or columns
+PROOF_SIZE = 3  # products are proven element by element with each size capped at this
 
 
 @dataclass
@@ -123,25 +123,35 @@ def _paren(latex: str) -> str:
 
 
 def prove_dot_rules(claim, staged, rules) -> None:
-    """Prove each product's gradient rule element by element, once per shape it is used at."""
+    """Prove each product's gradient rule element by element, once per form and shape.
+
+    Sizes above PROOF_SIZE are capped at it (the same size always maps to the same one, so
+    the product still fits): the rule's form does not depend on the size, and element-wise
+    proofs grow with the number of entries.
+    """
     seen = set()
     for node in staged.nodes:
         if node.op != "dot_general" or node.name not in rules:
             continue
         rule = rules[node.name]
-        product = rule.formula
+        capped = {m: sp.MatrixSymbol(m.name, *[min(int(d), PROOF_SIZE) for d in m.shape])
+                  for m in rule.formula.atoms(sp.MatrixSymbol)}
+        product = rule.formula.xreplace(capped)
         shapes = tuple(tuple(m.shape) for m in product.atoms(sp.MatrixSymbol))
-        if shapes in seen or any(d > PROOF_SIZE for s in shapes for d in s):
+        if (str(product), shapes) in seen:
             continue
-        seen.add(shapes)
+        seen.add((str(product), shapes))
         for local in rule.locals:
+            g_full = next(m for m in local.expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
+            local_expr = local.expr.xreplace({**capped, g_full: sp.MatrixSymbol(
+                g_full.name, *[min(int(d), PROOF_SIZE) for d in g_full.shape])})
             operand = next(m for m in product.atoms(sp.MatrixSymbol)
                            if m.name == sp.latex(symbol(local.input)))
-            g = next(m for m in local.expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
+            g = next(m for m in local_expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
             explicit = {m: _explicit(m) for m in product.atoms(sp.MatrixSymbol) | {g}}
             objective = (explicit[g].T * product.xreplace(explicit).as_explicit()).trace()
             derivatives = explicit[operand].applyfunc(lambda e: sp.Derivative(objective, e))
-            claimed = local.expr.xreplace(explicit).as_explicit()
+            claimed = local_expr.xreplace(explicit).as_explicit()
             prove_equal(claim, derivatives, sp.Matrix(claimed), box=False,
                         lhs=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}"
                             rf"{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}"

@@ -17,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from .._display import Result, show
-from .._float64 import jnp
+from .._float64 import jax, jnp
 from ..checks._ledger import active_ledger, fail, record
 from ..checks._numeric import check_gradient
 from ..checks._printed import check_printed
@@ -88,8 +88,8 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
         raise DeriveError(f"wrt names {unknown} are not inputs of {f.__name__}{tuple(staged.inputs)}")
     claim = _claim(claim, f, staged, printed)
     rules = derive_rules(staged)
-    values = forward(staged, at)
-    grads, branches = backward(staged, rules, values)
+    values, (grads, branches) = jax.jit(lambda a: _both(staged, rules, a))(
+        {p: jnp.asarray(at[p], dtype=jnp.float64) for p in staged.inputs})
     section = Section(f"Derived by machine: {f.__name__}")
     section.markdown(f"#### The forward function\n\n```python\n{_source(f)}\n```")
     section.flush()
@@ -118,6 +118,11 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
     _check_closed_form(claim, f, staged, rules, at, wrt, points, sample)
     _check_printed(claim, workbook, printed or {})
     return workbook
+
+
+def _both(staged, rules, args):
+    values = forward(staged, args)
+    return values, backward(staged, rules, values)
 
 
 def _claim(claim, f, staged, printed) -> str:
@@ -154,17 +159,18 @@ def _check_nodes(claim, staged, at, grads, branches) -> None:
     node's gradient (its branches), so a gradient that cancels to 0 is judged by the size
     of what cancelled, as the tolerance rule states.
     """
-    theirs = jax_gradients(staged, at)
+    theirs = jax.jit(lambda a: jax_gradients(staged, a))(
+        {p: jnp.asarray(at[p], dtype=jnp.float64) for p in staged.inputs})
     for node in reversed(staged.nodes):  # from the output down: the first wrong one is the culprit's input
         if node.name not in theirs:
             continue
         reference = np.asarray(theirs[node.name], dtype=np.float64)
         mine = np.asarray(grads.get(node.name, np.zeros_like(reference)), dtype=np.float64)
         err = float(np.max(np.abs(mine - reference), initial=0.0))
-        parts = [np.asarray(p, dtype=np.float64) for _, p in branches.get(node.name, [])]
+        parts = [np.asarray(p, dtype=np.float64) for p in branches.get(node.name, {}).values()]
         bound = max([autodiff_bound(mine, reference)] + [autodiff_bound(p, p) for p in parts])
         if err > bound:
-            users = [staged[user] for user, _ in branches.get(node.name, [])]
+            users = [staged[user] for user in branches.get(node.name, {})]
             culprits = ", ".join(f"node {u.name} ({u.op}" + (f", made at {u.line})" if u.line else ")")
                                  for u in users) or "no node"
             fail(claim, "jax", f"∂{staged.output}/∂{node.name}: the backward pass gives {number(mine)} "
@@ -187,6 +193,7 @@ def _check_closed_form(claim, f, staged, rules, at, wrt, points, sample) -> None
     example = tuple(jnp.asarray(at[p], dtype=jnp.float64) for p in params)
     rng_seed = zlib.crc32(claim.encode())
     draw = sample or (lambda rng: tuple(_near(np.asarray(a), rng) for a in example))
+    claimed = jax.jit(claimed)  # one compile for all the points (they share their shapes)
     if not _on_a_kink(staged, rules):
         check_gradient(claim, f, claimed, at=example, wrt=tuple(wrt), points=points, sample=draw,
                        seed=rng_seed)

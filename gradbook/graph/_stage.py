@@ -36,14 +36,16 @@ class Node:
     eqn: object = None       # the jaxpr equation that computes it (None for inputs)
     line: str = ""           # "loss.py:12" where the user's code made it
     rule: object = None      # how SymPy writes it and differentiates it (see _rules)
+    aval: object = None      # its shape and dtype, known before its value is computed
 
     @property
     def shape(self) -> tuple:
-        return tuple(np.shape(self.value))
+        return tuple(self.aval.shape) if self.aval is not None else tuple(np.shape(self.value))
 
     @property
     def differentiable(self) -> bool:
-        return np.issubdtype(np.asarray(self.value).dtype, np.floating)
+        dtype = self.aval.dtype if self.aval is not None else np.asarray(self.value).dtype
+        return np.issubdtype(dtype, np.floating)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,16 @@ def stage(f, at: dict, *, names: dict | None = None, output: str = "f",
                               f"(nodes: {', '.join(n.name for n in stager.nodes)})")
         stager.rename(old, new)
     stager.rename(stager.resolve(out), output)
-    return Staged(stager.nodes, params, output)
+    staged = Staged(stager.nodes, params, output)
+    from ._backward import forward
+
+    # Arrays: one compiled pass. Scalars: op by op, whose small compiles JAX keeps and reuses.
+    scalars = all(n.shape == () for n in staged.nodes)
+    run = (lambda a: forward(staged, a)) if scalars else jax.jit(lambda a: forward(staged, a))
+    values = run(dict(zip(params, args)))
+    for node in staged.nodes:
+        node.value = np.asarray(values[node.name])
+    return staged
 
 
 class _Stager:
@@ -144,10 +155,6 @@ class _Stager:
     def by(self, name: str) -> Node:
         return next(n for n in reversed(self.nodes) if n.name == name)
 
-    def value(self, ref):
-        return ref.value if isinstance(ref, Constant) else next(
-            n.value for n in reversed(self.nodes) if n.name == ref)
-
     def run(self, jaxpr, env, line: str = ""):
         """Stage every equation of `jaxpr`; return the reference of its (single) output.
 
@@ -180,8 +187,8 @@ class _Stager:
             rule = rule_for(eqn)
             if rule is None:
                 raise DeriveError(_unsupported(prim, where))
-            value = np.asarray(_bind(eqn, [self.value(r) for r in refs])[0])
-            node = Node(self.fresh(), _op_name(eqn), refs, value, eqn, where, rule)
+            node = Node(self.fresh(), _op_name(eqn), refs, None, eqn, where, rule,
+                        eqn.outvars[0].aval)
             env[eqn.outvars[0]] = self.add(node)
         out = jaxpr.outvars[0]
         return Constant(np.asarray(out.val)) if isinstance(out, Literal) else self.resolve(env[out])

@@ -88,7 +88,7 @@ def backward_table(staged, rules, values, grads, branches) -> Markdown:
         v, up = sp.latex(symbol(node.name)), number(grads[node.name])
         for local in rule.locals:
             x = sp.latex(symbol(local.input))
-            part = next(p for n, p in branches[local.input] if n == node.name)
+            part = branches[local.input][node.name]
             rows.append(f"| ${v}$ | {up} | ${x}$ | ${local.latex}$ | "
                         f"$\\bar{{{v}}} \\times {_local_name(v, x)}$ | {number(part)} |")
             text.append(f"  {node.name:<8} -> {local.input:<8} {number(part)}")
@@ -108,9 +108,9 @@ def _local_name(v: str, x: str) -> str:
     return rf"\frac{{\partial {v}}}{{\partial {x}}}"
 
 
-def _fan_out(name, parts) -> str:
+def _fan_out(name, parts: dict) -> str:
     x = sp.latex(bar(name))
-    terms = " + ".join(number(p) for _, p in parts)
-    total = number(sum(np.asarray(p, dtype=np.float64) for _, p in parts))
-    via = ", ".join(f"${sp.latex(symbol(n))}$" for n, _ in parts)
+    terms = " + ".join(number(p) for p in parts.values())
+    total = number(sum(np.asarray(p, dtype=np.float64) for p in parts.values()))
+    via = ", ".join(f"${sp.latex(symbol(n))}$" for n in parts)
     return f"- ${x}$ = {terms} = **{total}** (through {via})"

@@ -1,0 +1,71 @@
+"""Benchmark derive() against JAX alone, as ratios taken in one run (issue 8).
+
+The model: a two-layer MLP, widths 3-5-2, ReLU, softmax cross-entropy, a batch of 4.
+  jax      JAX alone: trace the loss, differentiate it, compile and run the gradient once
+           (jax.jit(jax.grad(loss)) on fresh functions, so nothing is cached).
+  stage    derive's staging and SymPy rules only (stage + derive_rules + one backward pass).
+  derive   the whole derive(): tables, proofs, every check (node numbers against JAX, the
+           closed form against jax.grad and finite differences at 4 points), graph drawn.
+Each is run in a fresh process; the best of --repeat runs is kept. Nothing is asserted: this
+reports figures (see the README), it is not a timed test.
+Usage: python bench/derive_speed.py [--repeat N]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+SETUP = """
+import time, io, contextlib
+import numpy as np
+from gradbook import jax, jnp, derive, Ledger, use_ledger
+
+def loss(W1, b1, W2, b2, X, Y):
+    H = jax.nn.relu(W1 @ X + b1[:, None])
+    Z = W2 @ H + b2[:, None]
+    logp = Z - jax.scipy.special.logsumexp(Z, axis=0, keepdims=True)
+    return -jnp.mean(jnp.sum(Y * logp, axis=0))
+
+rng = np.random.default_rng(0)
+at = dict(W1=rng.standard_normal((5, 3)), b1=rng.standard_normal(5), W2=rng.standard_normal((2, 5)),
+          b2=rng.standard_normal(2), X=rng.standard_normal((3, 4)), Y=np.eye(2)[[0, 1, 1, 0]].T)
+args = [jnp.asarray(v) for v in at.values()]
+jnp.zeros(1).block_until_ready()  # JAX's start-up is not part of any step
+start = time.perf_counter()
+"""
+STEPS = {
+    "jax": "jax.block_until_ready(jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3)))(*args))",
+    "stage": ("from gradbook.graph._stage import stage\n"
+              "from gradbook.graph._backward import derive_rules, forward, backward\n"
+              "s = stage(loss, at); r = derive_rules(s); backward(s, r, forward(s, at))"),
+    "derive": ("with use_ledger(Ledger()), contextlib.redirect_stdout(io.StringIO()):\n"
+               "    derive(loss, at=at, wrt=['W1', 'b1', 'W2', 'b2'])"),
+}
+
+
+def run(step: str) -> float:
+    code = SETUP + STEPS[step] + "\nprint(time.perf_counter() - start)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"JAX_PLATFORMS": "cpu", "MPLBACKEND": "Agg", "PATH": ""})
+    if done.returncode != 0:
+        sys.exit(f"benchmark step {step} failed:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeat", type=int, default=3, help="keep the best of N runs of each step")
+    opts = p.parse_args(argv)
+    best = {step: min(run(step) for _ in range(opts.repeat)) for step in STEPS}
+    print(f"{'step':<8} {'seconds':>8} {'× jax':>7}")
+    for step, seconds in best.items():
+        print(f"{step:<8} {seconds:8.2f} {seconds / best['jax']:7.1f}")
+    print(f"\nderive generates the whole verified workbook in {best['derive']:.1f} s, "
+          f"{best['derive'] / best['jax']:.0f}× what JAX alone takes to trace and differentiate")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
