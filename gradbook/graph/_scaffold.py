@@ -11,6 +11,7 @@ import argparse
 import ast
 import importlib.util
 import inspect
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -103,8 +104,12 @@ def parse_example(items: list[str], keep_text: bool = False) -> dict:
             if not eq or not name.strip():
                 raise ScaffoldError(f"{part!r}: write NAME=VALUE")
             text = text.strip()
-            if keep_text:
-                out[name.strip()] = text
+            if keep_text:  # printed digits: keep them as strings, in lists where given
+                quoted = re.sub(r"(?<![\w.])([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)", r'"\1"', text)
+                try:
+                    out[name.strip()] = ast.literal_eval(quoted)
+                except (ValueError, SyntaxError):
+                    raise ScaffoldError(f"{name.strip()}={text}: not a number or a list of numbers") from None
                 continue
             try:
                 value = ast.literal_eval(text)
