@@ -73,6 +73,12 @@ def parser(root: Path) -> argparse.ArgumentParser:
                    help="notebooks executed at once (default: one per core, %(default)s here)")
     p.add_argument("--timeout", type=float, default=600, metavar="SECONDS",
                    help="time allowed for one notebook to execute (default: %(default)g)")
+    p.add_argument("--jax-cache", type=Path, default=root / ".cache" / "jax", metavar="DIR",
+                   help="the kernels' persistent XLA compilation cache (default: .cache/jax)")
+    p.add_argument("--no-jax-cache", dest="jax_cache", action="store_const", const=None,
+                   help="compile everything afresh in every kernel")
+    p.add_argument("--xla-threads", choices=("one", "all"), default="all",
+                   help="XLA compute threads per kernel (default: %(default)s)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="print only failures and the final result")
     p.add_argument("--derivations", type=Path, default=root / "derivations", metavar="DIR",
@@ -87,7 +93,8 @@ def build_main(argv: list[str], root: Path) -> int:
     args = parser(root).parse_args(argv)
     options = Options(derivations=args.derivations, notebooks=args.notebooks, only=args.only,
                       execute=args.execute, force=args.force or args.check, jobs=args.jobs,
-                      timeout=args.timeout, quiet=args.quiet, lock_file=root / "requirements.lock")
+                      timeout=args.timeout, quiet=args.quiet, lock_file=root / "requirements.lock",
+                      jax_cache=args.jax_cache, xla_one_thread=args.xla_threads == "one")
     try:
         if args.check:
             return _check(options) or _check_exercises(options, root)

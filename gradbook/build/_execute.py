@@ -60,8 +60,11 @@ class _Client(NotebookClient):
                 await self._async_cleanup_kernel()
 
 
-async def execute_notebook(nb, cwd: Path, timeout: float) -> Failure | None:
-    """Execute `nb` in place within `timeout` seconds in all; return None or the Failure."""
+async def execute_notebook(nb, cwd: Path, timeout: float, env: dict | None = None) -> Failure | None:
+    """Execute `nb` in place within `timeout` seconds in all; return None or the Failure.
+
+    `env` adds to the kernel's environment (the build's JAX compilation cache, say).
+    """
     runtime = Path(tempfile.mkdtemp(prefix="gradbook-kernel-"))
     km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=_GradbookKernel(),
                             transport="ipc", ip=str(runtime / "ipc"),
@@ -75,7 +78,7 @@ async def execute_notebook(nb, cwd: Path, timeout: float) -> Failure | None:
                      record_timing=False, allow_errors=False, shutdown_kernel="immediate",
                      on_cell_start=on_cell_start, resources={"metadata": {"path": str(cwd)}})
     try:
-        await client.async_execute(env={**os.environ, **KERNEL_ENV})
+        await client.async_execute(env={**os.environ, **KERNEL_ENV, **(env or {})})
         return None
     except CellExecutionError as error:
         reason = f"{error.ename}: {error.evalue}" if error.ename else str(error)
