@@ -16,14 +16,19 @@ from ._tolerance import autodiff_bound, fd_bound
 def check_gradient(claim: str, f, claimed, *, at=None, wrt=0, points: int = 3, seed=None,
                    sample=None, fd: bool = True, at_label: str = "the worked example",
                    label: str | None = None) -> Result:
-    """Check `claimed(*args)` against jax.grad(f) (and finite differences) at several points.
+    """Check a claimed gradient formula against jax.grad(f) and finite differences.
 
-    `f` returns a scalar; `wrt` names the arguments differentiated (positions or parameter
-    names); `claimed` returns one gradient per name in `wrt`. The points are `at` (the
-    document's worked example, or None) and `points` seeded random ones, drawn by
-    `sample(rng)` when given, else as standard normals shaped like `at`. `at_label` names
-    the `at` point in reports (say "a point of our own" when it is not the document's), and
-    `label` tells apart several checks of one claim ("depth 3").
+    claim: the claim id the checks are recorded under (kinds "jax" and "fd").
+    f: the function, returning a scalar; the reference is jax.grad(f).
+    claimed: the derived formula, `claimed(*args)` -> one gradient per name in `wrt`.
+    at: the worked example (a tuple of arguments), or None for random points only.
+    wrt: the arguments differentiated, as positions or parameter names.
+    points, seed, sample: how many seeded random points besides `at`; the seed (default:
+        from the claim id); `sample(rng)` draws one point (default: standard normals shaped
+        like `at`).
+    fd: also check against central finite differences.
+    at_label: how reports name `at` ("a point of our own" when it is not the document's).
+    label: tells apart several checks of one claim ("depth 3").
     """
     names, argnums = _argnums(f, wrt)
     return _check_derivative(claim, "jax.grad", names, argnums, f, claimed,
@@ -34,10 +39,13 @@ def check_gradient(claim: str, f, claimed, *, at=None, wrt=0, points: int = 3, s
 def check_vjp(claim: str, f, claimed, *, at=None, cotangent=None, wrt=0, points: int = 3, seed=None,
               sample=None, fd: bool = True, at_label: str = "the worked example",
               label: str | None = None) -> Result:
-    """Check a vector-Jacobian product: `claimed(*args, g)` against jax.vjp(f)(g).
+    """Check a claimed vector-Jacobian product against jax.vjp and finite differences.
 
-    `g` is the upstream gradient: `cotangent` at the worked example (random if None) and
-    random at the other points. The finite-difference witness differentiates <g, f(args)>.
+    claim, f, at, wrt, points, seed, sample, fd, at_label, label: as in check_gradient,
+        except that `f` may return an array.
+    claimed: the derived formula, `claimed(*args, g)` -> one gradient per name in `wrt`.
+    cotangent: the upstream gradient g at the worked example (random if None); g is random
+        at the other points. The finite-difference witness differentiates <g, f(args)>.
     """
     names, argnums = _argnums(f, wrt)
     at_point = None
@@ -72,7 +80,13 @@ def check_vjp(claim: str, f, claimed, *, at=None, cotangent=None, wrt=0, points:
 def check_jacobian(claim: str, f, claimed, *, at=None, wrt=0, points: int = 3, seed=None,
                    sample=None, fd: bool = True, at_label: str = "the worked example",
                    label: str | None = None) -> Result:
-    """Check a claimed Jacobian `claimed(*args)` (shape out + in) against jax.jacobian(f)."""
+    """Check a claimed Jacobian against jax.jacobian(f) and finite differences.
+
+    claim, f, at, wrt, points, seed, sample, fd, at_label, label: as in check_gradient,
+        except that `f` may return an array.
+    claimed: the derived formula, `claimed(*args)` -> one Jacobian (shape out + in) per name
+        in `wrt`.
+    """
     names, argnums = _argnums(f, wrt)
     return _check_derivative(claim, "jax.jacobian", names, argnums, f, claimed,
                              jax.jacobian(f, argnums=argnums),
@@ -98,7 +112,11 @@ def check_close(claim: str, kind: str, label: str, reference, claimed) -> Result
 
 
 def check_that(claim: str, kind: str, condition: bool, detail: str) -> Result:
-    """Record a check whose test is a plain condition, described in words."""
+    """Record a check whose test is a plain condition, described in words.
+
+    claim, kind: the claim id and the kind of check recorded.
+    condition: whether it holds; detail: what was checked, in words, for the report.
+    """
     return Result([record(claim, kind, bool(condition), detail)])
 
 
