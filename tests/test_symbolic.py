@@ -90,3 +90,11 @@ def test_a_row_of_ones_prints_transposed():
 
     assert latex(sp.OneMatrix(1, 3)) == r"\mathbf{1}^{\mathsf{T}}"
     assert latex(sp.OneMatrix(3, 1)) == r"\mathbf{1}"
+
+
+def test_a_plainly_false_step_is_rejected_at_a_point_without_simplifying(ledger):
+    x, w = sp.symbols("x w", real=True)
+    deep = sp.tanh(w * sp.tanh(w * sp.tanh(w * x)))
+    wrong = sp.diff(deep, w) * (1 + x)  # an extra factor, inside expressions simplify() chews on
+    with pytest.raises(ClaimFailed, match=r"left - right is .* at w = 1/2, x = 63/100, not 0"):
+        prove_equal("kang.3.chain", sp.Derivative(deep, w), wrong)
