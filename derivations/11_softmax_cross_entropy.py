@@ -24,7 +24,7 @@ import sympy as sp
 from gradbook import *
 
 verifies("softmax.forward", "softmax.jacobian", "softmax.xent_grad", "softmax.xent_condition",
-         "softmax.logsumexp", "softmax.stable_loss")
+         "softmax.logsumexp", "softmax.stable_loss", "softmax.machine")
 
 # %% [markdown]
 # ## The softmax, and a worked example
@@ -457,6 +457,48 @@ check_gradient("softmax.stable_loss", cross_entropy_fused, xent_gradient_stable,
 # This is why deep-learning libraries offer the softmax and the cross-entropy as one fused
 # operation taking logits: the combined loss has both the simpler gradient and the safer
 # arithmetic.
+
+# %% [markdown]
+# ## The same backward pass, derived by machine
+#
+# Everything above was worked out by hand and then tested. Here the order is reversed: `derive`
+# receives only the forward computation, the cross-entropy of the softmax at the worked example
+# $z = (2,\ 1,\ 0.1)$, $y = (1, 0, 0)$, with $e = e^{z}$, $S = \sum_l e_l$ and $p = e/S$
+# named as in the derivation. It breaks the function into one node per operation, has SymPy
+# differentiate each node's own formula, and runs the backward pass node by node; the tables
+# show every number, including the fan-out at $e$, which reaches $p$ both directly and through
+# $S$. The pass is checked against JAX's backward pass, `jax.grad` and finite differences at the
+# example and at seeded points near it. The logits enter as the only input differentiated; the
+# targets are an input held fixed. (The drawing of the graph is left out: at the fan-out of
+# $e$, the labels of its two branches land on top of each other and one of the gradients
+# cannot be read. The tables give the same numbers.)
+
+# %%
+def softmax_cross_entropy(z, y):
+    e = named(jnp.exp(z), "e")
+    S = named(jnp.sum(e), "S")
+    p = named(e / S, "p")
+    return -jnp.sum(y * jnp.log(p))
+
+
+workbook = derive(softmax_cross_entropy, at=dict(z=z_example, y=y_example), wrt=["z"],
+                  claim="softmax.machine", output="L", graph=False)
+
+# %% [markdown]
+# The hand results, evaluated from their formulas at the same example, must match what the
+# machine found: $\partial\mathcal L/\partial p = -y/p$ from the vector-Jacobian route above,
+# $\partial\mathcal L/\partial z = p - y$ (the boxed gradient; these targets add up to one),
+# and the same gradient reached through the softmax Jacobian,
+# $(\operatorname{diag}(p) - p p^{\mathsf T})^{\mathsf T}(-y/p)$.
+
+# %%
+dL_dp_hand = -y_example / p_example
+check_close("softmax.machine", "num", "∂L/∂p by derive and −y/p", workbook.grad("p"),
+            dL_dp_hand)
+check_close("softmax.machine", "num", "∂L/∂z by derive and p − y", workbook.grad("z"),
+            xent_gradient(z_example, y_example))
+check_close("softmax.machine", "num", "∂L/∂z by derive and (diag(p) − p pᵀ)ᵀ(−y/p)",
+            workbook.grad("z"), softmax_jacobian(z_example).T @ dL_dp_hand)
 
 # %%
 summary()

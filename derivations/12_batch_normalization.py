@@ -20,7 +20,8 @@
 import sympy as sp
 from gradbook import *
 
-verifies("bn.forward", "bn.staged", "bn.dx", "bn.params", "bn.inference", "bn.degenerate")
+verifies("bn.forward", "bn.staged", "bn.dx", "bn.params", "bn.inference", "bn.degenerate",
+         "bn.machine")
 
 # %% [markdown]
 # ## The forward pass, one feature at a time
@@ -665,6 +666,58 @@ check_vjp("bn.degenerate", batch_norm_wide_eps,
           lambda x, gamma, beta, ybar: constant_feature_backward(x, gamma, beta, ybar, eps=1e-2),
           at=(X_constant, gamma_ex, beta_ex), cotangent=Ybar_ex, wrt="x", sample=constant_batch,
           at_label="a constant batch", label="constant features, ε = 1e-2")
+
+# %% [markdown]
+# ## The same backward pass, derived by machine
+#
+# The staged backward pass above was written node by node by hand. `derive` can produce it from
+# the forward computation alone. It is given Algorithm 1 at our worked example, with the
+# intermediates named as above ($\mu$, $c$, $v = \sigma^2$, $s = \sigma^{-1}$, $\hat x$, $y$),
+# followed by the linear loss $\ell = \sum_{i,j} \bar Y_{ij}\, y_{ij}$ with the example's
+# upstream gradient $\bar Y$ as fixed weights, so that $\partial\ell/\partial y$ is exactly
+# $\bar Y$ (the same device as in the proofs). `derive` splits this into one node per
+# operation, lets SymPy differentiate each node's formula, and runs the backward pass in
+# reverse, adding the two shares where $x$ and $c$ fan out; the tables list every node's value
+# and gradient. It then checks the pass against JAX's backward pass, `jax.grad` and finite
+# differences, at the example and at seeded points near it. In the drawing, the edges that
+# carry a whole $4 \times 2$ batch show only its shape; the per-feature ones show their numbers.
+
+# %%
+def batch_norm_loss(x, gamma, beta, ybar):
+    mu = named(jnp.mean(x, axis=0), "mu")
+    c = named(x - mu, "c")
+    v = named(jnp.mean(c ** 2, axis=0), "v")
+    s = named((v + EPS) ** -0.5, "s")
+    xhat = named(c * s, "xhat")
+    y = named(gamma * xhat + beta, "y")
+    return jnp.sum(ybar * y)
+
+
+workbook = derive(batch_norm_loss, at=dict(x=X_ex, gamma=gamma_ex, beta=beta_ex, ybar=Ybar_ex),
+                  wrt=["x", "gamma", "beta"], claim="bn.machine", output="ℓ")
+
+# %% [markdown]
+# Each gradient derived by hand, evaluated at the same example, against the machine's: the
+# stages of `batch_norm_backward_staged` ($\bar{\hat x}$, $\bar s$, $\bar v$, $\bar c$,
+# $\bar\mu$, $\bar x$), the one-line form of $\bar x$, and the parameter gradients
+# $\bar\gamma = \sum_i \bar y_i\hat x_i$, $\bar\beta = \sum_i \bar y_i$. The first line
+# confirms that the loss hands the layer exactly the upstream gradient $\bar Y$.
+
+# %%
+dgamma_hand, dbeta_hand = batch_norm_param_grads(X_ex, gamma_ex, beta_ex, Ybar_ex)
+hand = [("y", "y", "the upstream gradient Ȳ", Ybar_ex),
+        ("xhat", "x̂", "the staged γȳ", stages["xhat"]),
+        ("s", "s", "the staged s̄", stages["s"]),
+        ("v", "σ²", "the staged v̄", stages["var"]),
+        ("c", "c", "the staged c̄", stages["c"]),
+        ("mu", "μ", "the staged μ̄", stages["mu"]),
+        ("x", "x", "the staged x̄", stages["x"]),
+        ("x", "x", "the one-line form", batch_norm_backward(X_ex, gamma_ex, beta_ex, Ybar_ex)),
+        ("gamma", "γ", "Σ ȳ x̂", dgamma_hand),
+        ("beta", "β", "Σ ȳ", dbeta_hand)]
+for name, shown, formula, value in hand:
+    check_close("bn.machine", "num", f"∂ℓ/∂{shown} by derive and {formula}",
+                workbook.grad(name), value)
 
 # %%
 summary()

@@ -21,7 +21,7 @@
 import sympy as sp
 from gradbook import *
 
-verifies("ln.forward", "ln.dx", "ln.params", "ln.independent", "ln.modes")
+verifies("ln.forward", "ln.dx", "ln.params", "ln.independent", "ln.modes", "ln.machine")
 
 # %% [markdown]
 # ## The forward pass, one sample at a time
@@ -405,6 +405,76 @@ check_printed("ln.modes", "x̄ of sample 2 alone", xbar_alone,
 _, pullback_bn = jax.vjp(lambda x: batch_norm(x, gamma_ex, beta_ex), X_ex[1:])
 check_that("ln.modes", "jax", bool(jnp.all(pullback_bn(Ybar_ex[1:])[0] == 0.0)),
            "batch norm of the same single sample: jax.vjp returns x̄ = 0 exactly")
+
+# %% [markdown]
+# ## The same backward pass, derived by machine
+#
+# Above, only the first node's rule was derived afresh; the other stages were carried over from
+# notebook 12 with their sums running along the row. `derive` stages the whole pass for this
+# layer from the forward computation alone. It receives the layer at our worked example, with
+# the intermediates named as in notebook 12 ($\mu$, $c$, $v = \sigma^2$, $s = \sigma^{-1}$,
+# $\hat x$, $y$; the statistics are now one number per sample), followed by the linear loss
+# $\ell = \sum_{n,h} \bar Y_{nh}\, y_{nh}$ whose fixed weights are the example's upstream
+# gradient, so that $\partial\ell/\partial y = \bar Y$ exactly. SymPy derives each node's
+# local derivative from its formula, the backward pass runs node by node (the tables show
+# every value and gradient, and the two shares where $x$ and $c$ fan out), and the result is
+# checked against JAX's backward pass, `jax.grad` and finite differences, at the example and
+# at seeded points near it. In the drawing, edges carrying the whole $2 \times 4$ batch show
+# only its shape.
+
+# %%
+def layer_norm_loss(x, gamma, beta, ybar):
+    mu = named(jnp.mean(x, axis=-1, keepdims=True), "mu")
+    c = named(x - mu, "c")
+    v = named(jnp.mean(c ** 2, axis=-1, keepdims=True), "v")
+    s = named((v + EPS) ** -0.5, "s")
+    xhat = named(c * s, "xhat")
+    y = named(gamma * xhat + beta, "y")
+    return jnp.sum(ybar * y)
+
+
+workbook = derive(layer_norm_loss, at=dict(x=X_ex, gamma=gamma_ex, beta=beta_ex, ybar=Ybar_ex),
+                  wrt=["x", "gamma", "beta"], claim="ln.machine", output="ℓ")
+
+# %% [markdown]
+# Against the machine's gradients, each hand result at the same example: the first rule
+# $\bar{\hat x} = \gamma \odot \bar y$; notebook 12's stages summed over the features, as
+# the text above says they carry over ($\bar s = \sum_h \bar{\hat x}_h c_h$,
+# $\bar v = -\tfrac12 \bar s s^3$, $\bar c = s\,\bar{\hat x} + \tfrac2H \bar v\, c$,
+# $\bar\mu = -\sum_h \bar c_h$); the one-line form of $\bar x$ and the same gradient as
+# the transpose of the block-diagonal Jacobian times $\bar Y$; and $\bar\gamma$, $\bar\beta$.
+
+# %%
+def layer_norm_backward_staged(x, gamma, beta, ybar, eps=EPS):
+    h = x.shape[-1]
+    mu = jnp.mean(x, axis=-1, keepdims=True)
+    c = x - mu
+    s = (jnp.mean(c ** 2, axis=-1, keepdims=True) + eps) ** -0.5
+    xhatbar = gamma * ybar
+    sbar = jnp.sum(xhatbar * c, axis=-1, keepdims=True)
+    vbar = -0.5 * sbar * s ** 3
+    cbar = s * xhatbar + 2 / h * vbar * c
+    return {"xhat": xhatbar, "s": sbar, "v": vbar, "c": cbar,
+            "mu": -jnp.sum(cbar, axis=-1, keepdims=True)}
+
+
+ln_stages = layer_norm_backward_staged(X_ex, gamma_ex, beta_ex, Ybar_ex)
+dgamma_hand, dbeta_hand = layer_norm_param_grads(X_ex, gamma_ex, beta_ex, Ybar_ex)
+jacobian_route = jnp.einsum("nh,nhmk->mk", Ybar_ex,
+                            layer_norm_jacobian(X_ex, gamma_ex, beta_ex))
+hand = [("y", "y", "the upstream gradient Ȳ", Ybar_ex),
+        ("xhat", "x̂", "γ ⊙ ȳ", ln_stages["xhat"]),
+        ("s", "s", "notebook 12's s̄ along the row", ln_stages["s"]),
+        ("v", "σ²", "notebook 12's v̄ along the row", ln_stages["v"]),
+        ("c", "c", "notebook 12's c̄ along the row", ln_stages["c"]),
+        ("mu", "μ", "notebook 12's μ̄ along the row", ln_stages["mu"]),
+        ("x", "x", "the one-line form", xbar_ex),
+        ("x", "x", "(∂y/∂x)ᵀ Ȳ with the block-diagonal Jacobian", jacobian_route),
+        ("gamma", "γ", "Σ ȳ ⊙ x̂", dgamma_hand),
+        ("beta", "β", "Σ ȳ", dbeta_hand)]
+for name, shown, formula, value in hand:
+    check_close("ln.machine", "num", f"∂ℓ/∂{shown} by derive and {formula}",
+                workbook.grad(name), value)
 
 # %%
 summary()

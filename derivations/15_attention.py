@@ -26,7 +26,7 @@ import sympy as sp
 from gradbook import *
 
 verifies("attn.forward", "attn.value_grads", "attn.softmax_backward", "attn.query_key_grads",
-         "attn.backward", "attn.mask", "attn.scaling")
+         "attn.backward", "attn.mask", "attn.scaling", "attn.machine")
 
 # %% [markdown]
 # ## The forward pass, and a worked example
@@ -559,6 +559,51 @@ for ax, raw, scaled, title in [(left, largest_raw, largest_scaled, "mean largest
 right.legend()
 show_figure(fig, "mean largest softmax weight and median softmax-Jacobian size against d, "
                  "with and without the 1/√d scaling")
+
+# %% [markdown]
+# ## The same backward pass, derived by machine
+#
+# The three steps of the backward pass were derived by hand above. `derive` regenerates them
+# from the forward computation alone: `scores`, `row_softmax` and the product with $V$, written
+# out in one function so that $S$, the exponentials $e$, $A$ and $O$ carry their names,
+# followed by the linear loss $L = \sum_{ij} G_{ij} O_{ij}$ with the example's upstream
+# gradient $G$ as fixed weights, so that $\partial L/\partial O = G$ exactly. SymPy derives
+# every node's local derivative from its formula and the backward pass runs node by node. The
+# tables include the path through the row maximum that the stable softmax subtracts: its
+# gradient is zero up to rounding, as it must be, since the shift changes nothing. `derive`
+# proves the gradient rules of the two matrix products entry by entry with SymPy, and checks
+# the whole pass against JAX's backward pass, `jax.grad` and finite differences at the worked
+# example and at seeded points near it. In the drawing, $\sqrt d$ is a node of its own and
+# the $3 \times 3$ edges show only their shape.
+
+# %%
+def attention_loss(Q, K, V, G):
+    S = named(Q @ K.T / jnp.sqrt(Q.shape[-1]), "S")
+    e = named(jnp.exp(S - jnp.max(S, axis=-1, keepdims=True)), "e")
+    A = named(e / jnp.sum(e, axis=-1, keepdims=True), "A")
+    O = named(A @ V, "O")
+    return jnp.sum(G * O)
+
+
+workbook = derive(attention_loss, at=dict(Q=Q_ex, K=K_ex, V=V_ex, G=G_ex),
+                  wrt=["Q", "K", "V"], claim="attn.machine", output="L")
+
+# %% [markdown]
+# The hand results of steps 1 to 3 at the same example, against the machine's gradients:
+# $\bar A = G V^{\mathsf T}$ and $\bar V = A^{\mathsf T} G$,
+# $\bar S = A \odot (\bar A - \operatorname{rowsum}(\bar A \odot A))$, and
+# $\bar Q = \bar S K/\sqrt d$, $\bar K = \bar S^{\mathsf T} Q/\sqrt d$.
+
+# %%
+hand = [("O", "the upstream gradient G", G_ex),
+        ("A", "G Vᵀ", G_ex @ V_ex.T),
+        ("V", "Aᵀ G", A_ex.T @ G_ex),
+        ("S", "A ⊙ (Ā − rowsum(Ā ⊙ A))", softmax_backward(S_ex, G_ex @ V_ex.T)),
+        ("Q", "S̄ K/√d", Qbar_ex),
+        ("K", "S̄ᵀ Q/√d", Kbar_ex)]
+for name, formula, value in hand:
+    check_close("attn.machine", "num", f"∂L/∂{name} by derive and {formula}",
+                workbook.grad(name), value)
 
 # %%
 summary()
