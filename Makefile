@@ -6,10 +6,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 BUILD_FLAGS ?=
 
-.PHONY: notebooks test check lab bench lock clean
+.PHONY: notebooks exercises test check lab bench lock clean
 
 notebooks: $(STAMP)
 	$(PY) build.py $(BUILD_FLAGS)
+
+exercises: $(STAMP)
+	$(PY) -m gradbook exercises
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_FLAGS)
@@ -19,6 +22,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/build_speed.py
+	$(PY) bench/derive_speed.py
 
 lab: $(STAMP)
 	$(VENV)/bin/pip install --quiet jupyterlab
