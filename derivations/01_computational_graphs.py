@@ -59,38 +59,38 @@ check_printed("kang.2.forward", "f = q z", f_value, "-12")
 check_close("kang.2.forward", "jax", "f(-2, 5, -4) from JAX and from SymPy",
             float(f_value), f(-2.0, 5.0, -4.0))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Step A: the multiply node's local gradients
 #
 # Seen from the multiply node alone, $q$ and $z$ are two independent inputs; how $q$ was made
 # does not matter yet. Differentiating the product by one factor leaves the other factor:
 
-# %%
+# %% tags=["solution"]
 q = sp.Symbol("q", real=True)
 df_dq = prove_equal("kang.2.local", sp.Derivative(q * z, q), z, box=False)
 df_dz = prove_equal("kang.2.local", sp.Derivative(q * z, z), q, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # At the forward values $q = 3$ and $z = -4$, each local gradient is the *other* input's
 # value, which is what kang prints:
 
-# %%
+# %% tags=["solution"]
 at_node = {q: q_value, z: point[z]}
 check_printed("kang.2.local", "(∂f/∂q, ∂f/∂z) at q = 3, z = -4", [df_dq.value.subs(at_node), df_dz.value.subs(at_node)],
               ["-4", "3"])
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Step B: the add node's local gradients
 #
 # A sum changes one-for-one with each of its terms, so both local gradients of the add node
 # are the constant 1, whatever $x$ and $y$ are:
 
-# %%
+# %% tags=["solution"]
 dq_dx = prove_equal("kang.2.local", sp.Derivative(x + y, x), 1, box=False)
 dq_dy = prove_equal("kang.2.local", sp.Derivative(x + y, y), 1, box=False)
 check_printed("kang.2.local", "(∂q/∂x, ∂q/∂y)", [dq_dx.value, dq_dy.value], ["1", "1"])
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The chain rule through $q$
 #
 # Now $q$ is no longer a free input: it is the add node's output, a function $q(x, y)$ that
@@ -98,7 +98,7 @@ check_printed("kang.2.local", "(∂q/∂x, ∂q/∂y)", [dq_dx.value, dq_dy.valu
 # gradient $\partial f/\partial q$ times the local gradient $\partial q/\partial x$. SymPy
 # proves each line, the chain rule itself included, with $q(x,y)$ replaced by $x + y$:
 
-# %%
+# %% tags=["solution"]
 q_of = sp.Function("q")(x, y)
 add_node = {q_of: x + y}
 with sp.evaluate(False):
@@ -110,10 +110,10 @@ with sp.evaluate(False):
     ]
 prove_chain("kang.2.result", *wrt_x, where=add_node, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The same two factors serve $y$, because the add node treats its two inputs alike:
 
-# %%
+# %% tags=["solution"]
 with sp.evaluate(False):
     wrt_y = [
         sp.Derivative(q_of * z, y),
@@ -123,33 +123,33 @@ with sp.evaluate(False):
     ]
 prove_chain("kang.2.result", *wrt_y, where=add_node, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The input $z$ feeds the multiply node directly, so there is no chain to follow: its
 # gradient is the local gradient of step A, $q$, which is $x + y$.
 
-# %%
+# %% tags=["solution"]
 prove_chain("kang.2.result", sp.Derivative(q_of * z, z), q_of,
             (x + y, "the add node"), where=add_node, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The boxed result
 #
 # Stacking the three results gives the gradient $(z,\; z,\; x + y)$; at $x=-2$, $y=5$,
 # $z=-4$ it takes kang's boxed values:
 
-# %%
+# %% tags=["solution"]
 gradient = sp.Matrix([sp.Derivative((x + y) * z, v) for v in (x, y, z)])
 at_example = (tuple(point), tuple(point.values()))
 prove_chain("kang.2.result", sp.Subs(gradient, *at_example),
             (sp.Subs(sp.Matrix([z, z, x + y]), *at_example), "the three chains above"),
             sp.Matrix([-4, -4, 3]))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # In code, the derived gradient is $(z,\; z,\; x + y)$. JAX's autodiff and central finite
 # differences agree with it at the worked example and at seeded random points, and at the
 # worked example it reproduces the printed numbers.
 
-# %%
+# %% tags=["solution"]
 def grad_f(x, y, z):
     return z, z, x + y
 
@@ -158,7 +158,17 @@ check_gradient("kang.2.result", f, grad_f, at=(-2.0, 5.0, -4.0), wrt=("x", "y", 
 check_printed("kang.2.result", "(∂f/∂x, ∂f/∂y, ∂f/∂z) at (-2, 5, -4)", grad_f(-2.0, 5.0, -4.0),
               ["-4", "-4", "3"])
 
-# %% [markdown]
+# %%
+exercise("kang.2.result",
+         r"For $f(x, y, z) = (x + y)\,z$, find the gradient $\left(\dfrac{\partial f}{\partial x},"
+         r" \dfrac{\partial f}{\partial y}, \dfrac{\partial f}{\partial z}\right)$ as formulas in"
+         r" $x$, $y$, $z$, valid at every point, not only at the worked example.",
+         of="(x + y)*z", wrt=("x", "y", "z"), answer="(z, z, x + y)",
+         inputs={"x": "scalar", "y": "scalar", "z": "scalar"},
+         example={"x": -2.0, "y": 5.0, "z": -4.0},
+         spellings=[r"(z,\; z,\; x + y)", "return z, z, x + y"], same_as=grad_f)
+
+# %% [markdown] tags=["solution"]
 # ## The graph, drawn from the computation
 #
 # The picture below is not drawn by hand. gradbook traces `f` with JAX, draws one node per
@@ -169,7 +179,7 @@ check_printed("kang.2.result", "(∂f/∂x, ∂f/∂y, ∂f/∂z) at (-2, 5, -4)
 # $-4$ unchanged to both $x$ and $y$. The numbers on the picture are then held against the
 # ones kang prints.
 
-# %%
+# %% tags=["solution"]
 graph = draw_graph(f, -2.0, 5.0, -4.0)
 graph.check_printed("kang.2.forward", values={"q": "3", "f": "-12"})
 graph.check_printed("kang.2.result", grads={"x": "-4", "y": "-4", "z": "3"})
@@ -192,14 +202,22 @@ with sp.evaluate(False):
 prove_equal("kang.3.chain", sp.Derivative(outer(inner(x)), x), scalar_chain,
             where={u: inner(x)})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # As a numeric illustration, take $f = \sin$ and $g(x) = x^2$: the rule gives
 # $\cos(x^2)\cdot 2x$, and JAX and finite differences agree at seeded random points (the
 # document has no numbers here, so there is no worked example to add).
 
-# %%
+# %% tags=["solution"]
 check_gradient("kang.3.chain", lambda x: jnp.sin(x ** 2), lambda x: jnp.cos(x ** 2) * 2 * x,
                at=None, sample=lambda rng: (float(rng.standard_normal()),))
+
+# %%
+exercise("kang.3.chain",
+         r"Apply the scalar chain rule to $z = f(u) = \sin u$ with $u = g(x) = x^2$: find "
+         r"$\dfrac{dz}{dx}$ as a formula in $x$.",
+         of="sin(x**2)", wrt="x", answer="cos(x**2)*2*x", inputs={"x": "scalar"},
+         spellings=[r"\cos(x^2)\cdot 2x", "jnp.cos(x ** 2) * 2 * x"],
+         same_as=lambda x: jnp.cos(x ** 2) * 2 * x)
 
 # %% [markdown]
 # ## Two paths: the multivariable chain rule
@@ -222,13 +240,13 @@ with sp.evaluate(False):
 prove_equal("once.chain", sp.Derivative(L, x), two_paths_x, where=inner_uv)
 prove_equal("once.chain", sp.Derivative(L, y), two_paths_y, where=inner_uv)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Dropping either path gives a wrong derivative. A concrete case makes that visible: with
 # $f(u,v) = u\,v + \sin u$, $u = xy$ and $v = x + y^2$, the two-path sum is
 # $(v + \cos u)\,y + u \cdot 1$, which JAX and finite differences confirm at seeded random
 # points.
 
-# %%
+# %% tags=["solution"]
 def two_paths(x, y):
     u, v = x * y, x + y ** 2
     return u * v + jnp.sin(u)
@@ -241,6 +259,16 @@ def two_paths_dx(x, y):
 
 check_gradient("once.chain", two_paths, two_paths_dx, at=None, wrt="x",
                sample=lambda rng: tuple(float(t) for t in rng.standard_normal(2)))
+
+# %%
+exercise("once.chain",
+         r"Let $L = f(u, v) = u\,v + \sin u$ with $u = x y$ and $v = x + y^2$, so that $x$ "
+         r"reaches $L$ along two paths. Find $\dfrac{\partial L}{\partial x}$, one chain-rule "
+         r"product per path; you may write it with $u$ and $v$.",
+         of="u*v + sin(u)", wrt="x", answer="(v + cos(u))*y + u",
+         inputs={"x": "scalar", "y": "scalar"}, where={"u": "x*y", "v": "x + y**2"},
+         spellings=[r"(v + \cos u)\,y + u \cdot 1", "(v + jnp.cos(u)) * y + u * 1"],
+         same_as=two_paths_dx)
 
 # %% [markdown]
 # ## Many paths at once: the Jacobian form

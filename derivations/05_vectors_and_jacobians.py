@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # # 05 · Vectors and Jacobians: the backward pass is a transposed Jacobian
 #
 # Once inputs and outputs are vectors, a derivative is no longer one number, and its shape
@@ -70,7 +70,7 @@ check_shape("kang.6.shapes", "∂y/∂x from jax.grad, n = 4",
 check_gradient("kang.6.shapes", log_sum_exp_jax, softmax, at=None,
                sample=lambda rng: (jnp.asarray(rng.standard_normal(4)),))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Vector to vector: the Jacobian is $m \times n$
 #
 # Take a nonlinear map from $\mathbb R^3$ to $\mathbb R^2$:
@@ -83,7 +83,7 @@ check_gradient("kang.6.shapes", log_sum_exp_jax, softmax, at=None,
 #
 # SymPy computes the same matrix:
 
-# %%
+# %% tags=["solution"]
 x = sp.Matrix(sp.symbols("x1:4", real=True))
 z = sp.Matrix([x[0] * x[1] + sp.sin(x[2]), sp.exp(x[0]) - x[1] * x[2] ** 2])
 by_hand = sp.Matrix([[x[1], x[0], sp.cos(x[2])],
@@ -91,10 +91,10 @@ by_hand = sp.Matrix([[x[1], x[0], sp.cos(x[2])],
 prove_equal("kang.6.shapes", sp.Matrix(2, 3, lambda i, j: sp.Derivative(z[i], x[j])), by_hand)
 check_shape("kang.6.shapes", "∂z/∂x by SymPy (m = 2 outputs, n = 3 inputs)", z.jacobian(x), (2, 3))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # JAX lays out `jax.jacobian` the same way, outputs first:
 
-# %%
+# %% tags=["solution"]
 def f(x):
     return jnp.array([x[0] * x[1] + jnp.sin(x[2]), jnp.exp(x[0]) - x[1] * x[2] ** 2])
 
@@ -109,17 +109,29 @@ check_shape("kang.6.shapes", "∂z/∂x from jax.jacobian", jax.jacobian(f)(jnp.
 check_jacobian("kang.6.shapes", f, jacobian_of_f, at=None,
                sample=lambda rng: (jnp.asarray(rng.standard_normal(3)),))
 
-# %% [markdown]
+# %%
+exercise("kang.6.shapes",
+         r"The map $f:\mathbb R^3\to\mathbb R^2$ has outputs $z_1 = x_1 x_2 + \sin x_3$ and "
+         r"$z_2 = e^{x_1} - x_2 x_3^2$. Find its Jacobian $\dfrac{\partial z}{\partial x}$: one "
+         r"row per output, one column per input.",
+         of="[x1*x2 + sin(x3), exp(x1) - x2*x3**2]", wrt=("x1", "x2", "x3"), kind="jacobian",
+         answer="[[x2, x1, cos(x3)], [exp(x1), -x3**2, -2*x2*x3]]",
+         inputs={"x1": "scalar", "x2": "scalar", "x3": "scalar"},
+         example={"x1": 0.5, "x2": -1.2, "x3": 2.0},
+         spellings=[r"x_2 & x_1 & \cos x_3", "[x[1], x[0], jnp.cos(x[2])]"],
+         same_as=lambda x1, x2, x3: jacobian_of_f(jnp.array([x1, x2, x3])))
+
+# %% [markdown] tags=["solution"]
 # Because $m \ne n$, the check can tell the two layouts apart. The same entries written the
 # other way round, $n \times m$ with row $j$ holding the derivatives with respect to $x_j$,
 # are rejected:
 
-# %%
+# %% tags=["solution"]
 with rejects("kang.6.shapes", "the Jacobian laid out n × m (inputs first)"):
     check_jacobian("kang.6.shapes", f, lambda x: jacobian_of_f(x).T, at=None,
                    sample=lambda rng: (jnp.asarray(rng.standard_normal(3)),))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The backward pass: a vector-Jacobian product
 #
 # Now let a scalar loss $\mathcal L$ depend on $x$ only through $z = f(x)$. Each $x_j$ can
@@ -134,7 +146,7 @@ with rejects("kang.6.shapes", "the Jacobian laid out n × m (inputs first)"):
 # differentiable functions of $x \in \mathbb R^3$, and $\ell$ is an arbitrary function of
 # the two outputs.
 
-# %%
+# %% tags=["solution"]
 ell = sp.Function("ell")
 x = sp.Matrix(sp.symbols("x1:4", real=True))
 z = sp.Matrix([sp.Function("z1")(*x), sp.Function("z2")(*x)])
@@ -146,20 +158,20 @@ vjp = prove_equal("kang.7.vjp", derivative(loss, x),
                   sp.MatMul(jacobian.T, upstream, evaluate=False),
                   lhs=r"\frac{\partial \mathcal{L}}{\partial x}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The shapes multiply as the document says, $(n\times m)(m\times 1) = (n\times 1)$ with
 # $n = 3$ and $m = 2$:
 
-# %%
+# %% tags=["solution"]
 check_shape("kang.7.vjp", "(∂z/∂x)ᵀ", jacobian.T, (3, 2))
 check_shape("kang.7.vjp", "∂L/∂z", upstream, (2, 1))
 check_shape("kang.7.vjp", "(∂z/∂x)ᵀ ∂L/∂z", jacobian.T * upstream, (3, 1))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Nothing in the proof depends on there being more inputs than outputs. The same identity
 # for $n = 2$ inputs and $m = 4$ outputs:
 
-# %%
+# %% tags=["solution"]
 x2 = sp.Matrix(sp.symbols("x1:3", real=True))
 z4 = sp.Matrix([sp.Function(f"z{i}")(*x2) for i in range(1, 5)])
 jacobian_42 = sp.Matrix(4, 2, lambda i, j: sp.Derivative(z4[i], x2[j]))
@@ -169,7 +181,7 @@ prove_equal("kang.7.vjp", derivative(ell(*z4), x2),
             lhs=r"\frac{\partial \mathcal{L}}{\partial x}")
 check_shape("kang.7.vjp", "(∂z/∂x)ᵀ ∂L/∂z for n = 2, m = 4", jacobian_42.T * upstream_4, (2, 1))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The machine's check
 #
 # For the concrete map $f:\mathbb R^3\to\mathbb R^2$ above, the product of the hand-derived
@@ -177,7 +189,7 @@ check_shape("kang.7.vjp", "(∂z/∂x)ᵀ ∂L/∂z for n = 2, m = 4", jacobian_
 # own backward pass, `jax.vjp`, and with central differences of $\langle g, f(x)\rangle$,
 # at seeded random $x$ and $g$:
 
-# %%
+# %% tags=["solution"]
 def backward(x, g):
     return jacobian_of_f(x).T @ g
 
@@ -185,33 +197,33 @@ def backward(x, g):
 check_vjp("kang.7.vjp", f, backward, at=None,
           sample=lambda rng: (jnp.asarray(rng.standard_normal(3)),))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # JAX's pullback hands back a gradient shaped like the input, $n = 3$ entries from an
 # upstream gradient of $m = 2$:
 
-# %%
+# %% tags=["solution"]
 _, pullback = jax.vjp(f, jnp.array([0.5, -1.2, 2.0]))
 (input_gradient,) = pullback(jnp.array([1.0, -2.0]))
 check_shape("kang.7.vjp", "∂L/∂x from jax.vjp (upstream gradient in ℝ²)", input_gradient, (3,))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Forgetting the transpose
 #
 # The most common slip is to multiply by the Jacobian itself. With $m \ne n$ the product
 # $(m\times n)$ times a vector of length $m$ does not even exist, and the check refuses it:
 
-# %%
+# %% tags=["solution"]
 with rejects("kang.7.vjp", "the Jacobian without the transpose, (∂z/∂x) ∂L/∂z, for m ≠ n"):
     check_vjp("kang.7.vjp", f, lambda x, g: jacobian_of_f(x) @ g, at=None,
               sample=lambda rng: (jnp.asarray(rng.standard_normal(3)),))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # For a square Jacobian the shapes fit either way, and only the values can reveal the slip.
 # Take $h:\mathbb R^3\to\mathbb R^3$, $h(x) = (x_1x_2,\; x_2 + x_3^2,\; x_3\sin x_1)$, whose
 # Jacobian is not symmetric. The transposed product passes and the untransposed one is
 # rejected on its numbers:
 
-# %%
+# %% tags=["solution"]
 def h(x):
     return jnp.array([x[0] * x[1], x[1] + x[2] ** 2, x[2] * jnp.sin(x[0])])
 
@@ -227,6 +239,18 @@ check_vjp("kang.7.vjp", h, lambda x, g: jacobian_of_h(x).T @ g, at=None,
 with rejects("kang.7.vjp", "the Jacobian without the transpose, for a square Jacobian"):
     check_vjp("kang.7.vjp", h, lambda x, g: jacobian_of_h(x) @ g, at=None,
               sample=lambda rng: (jnp.asarray(rng.standard_normal(3)),))
+
+# %%
+exercise("kang.7.vjp",
+         r"A function maps $x \in \mathbb R^n$ to $z \in \mathbb R^m$, and its Jacobian at the "
+         r"current point is $J = \partial z/\partial x$, an $m \times n$ matrix. A scalar loss "
+         r"$\mathcal L$ depends on $x$ only through $z$, and the upstream gradient "
+         r"$g = \partial\mathcal L/\partial z$ (a column of length $m$) is known. Find "
+         r"$\dfrac{\partial \mathcal L}{\partial x}$.",
+         of="sum(g * (J @ x))", wrt="x", answer="J.T @ g",
+         inputs={"J": "m × n", "g": "m × 1", "x": "n × 1"}, sizes={"m": 2, "n": 3},
+         symbolic_sizes=True,
+         spellings=["jacobian_of_f(x).T @ g", r"\right)^{\!\top}", r"J^\top \partial"])
 
 # %%
 summary()

@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # # 07 · The affine layer $z = Wx + b$
 #
 # Almost every network is built from affine layers, so their three gradients are the ones a
@@ -47,17 +47,17 @@ def z(row):
 
 z(i)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The bias: a Kronecker delta
 #
 # The bias $b_k$ enters only the output entry with the same index, with coefficient one, so
 # $\partial z_i / \partial b_k$ is $1$ when $i = k$ and $0$ otherwise: the Kronecker delta
 # $\delta_{ik}$ (§9.2).
 
-# %%
+# %% tags=["solution"]
 prove_equal("kang.9.affine", sp.Derivative(z(i), b[k]), sp.KroneckerDelta(i, k), box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The input: a question of index ranges
 #
 # Differentiating $z_i$ with respect to $x_k$ leaves one term of the sum, the one with
@@ -65,10 +65,10 @@ prove_equal("kang.9.affine", sp.Derivative(z(i), b[k]), sp.KroneckerDelta(i, k),
 # not know that $k$ is one of the summation indices $1, \dots, d_x$, so its answer keeps the
 # condition, as a piecewise expression:
 
-# %%
+# %% tags=["solution"]
 evaluate(sp.Derivative(z(i), x[k]))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The condition is simply that the index is in range, which every index of a vector is. We
 # state that assumption to SymPy in a form it can use: the indices are positive integers
 # (declared above), and every size is written as an index plus a non-negative integer, here
@@ -76,12 +76,12 @@ evaluate(sp.Derivative(z(i), x[k]))
 # true, and the piecewise expression collapses. The substitution is passed as `where=`, so
 # the formula on the page keeps the general size $d_x$.
 
-# %%
+# %% tags=["solution"]
 r, s = sp.symbols("r s", integer=True, nonnegative=True)
 
 prove_equal("kang.9.affine", sp.Derivative(z(i), x[k]), W[i, k], where={d_x: k + s}, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The scalar loss behind an upstream gradient
 #
 # A scalar loss $L$ reaches the layer only through $z$, and all the backward pass knows of it
@@ -94,7 +94,7 @@ prove_equal("kang.9.affine", sp.Derivative(z(i), x[k]), W[i, k], where={d_x: k +
 # only uses it through these first derivatives. With it, the gradient with respect to the
 # bias collects the deltas, and only the term $m = k$ remains:
 
-# %%
+# %% tags=["solution"]
 m = sp.symbols("m", integer=True, positive=True)
 L = sp.Sum(g[m] * z(m), (m, 1, d_z))
 
@@ -105,19 +105,19 @@ prove_chain("kang.9.affine",
             g[k],
             where={d_z: k + r})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The gradient with respect to the input adds up the contributions of every output entry,
 # $\sum_m g_m W_{mk}$. That is entry $k$ of $W^{\mathsf T} g$: the column $k$ of $W$, not the
 # row, meets $g$.
 
-# %%
+# %% tags=["solution"]
 prove_chain("kang.9.affine",
             sp.Derivative(L, x[k]),
             sp.Sum(g[m] * sp.Derivative(z(m), x[k]), (m, 1, d_z)),
             sp.Sum(g[m] * W[m, k], (m, 1, d_z)),
             where={d_x: k + s})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The weights: only one output entry survives
 #
 # The weight $W_{ij}$ sits in row $i$, so it touches only the output entry $z_i$, where it
@@ -127,7 +127,7 @@ prove_chain("kang.9.affine",
 # written as index plus a non-negative integer, $d_z = i + r$ and $d_x = j + s$, so that
 # SymPy can drop the range conditions at each step.
 
-# %%
+# %% tags=["solution"]
 prove_chain("kang.9.affine",
             sp.Derivative(L, W[i, j]),
             (sp.Sum(g[m] * sp.Derivative(z(m), W[i, j]), (m, 1, d_z)),
@@ -139,7 +139,7 @@ prove_chain("kang.9.affine",
             (g[i] * x[j], "the sum over $m$ keeps $m = i$"),
             where={d_z: i + r, d_x: j + s})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The same results as matrix identities
 #
 # Entry $(i, j)$ equal to $g_i x_j$ is the definition of the outer product $g x^{\mathsf T}$.
@@ -150,7 +150,7 @@ prove_chain("kang.9.affine",
 # which is the same number $\sum_m g_m z_m$. SymPy's matrix calculus then differentiates it
 # with respect to each matrix.
 
-# %%
+# %% tags=["solution"]
 Wm = sp.MatrixSymbol("W", d_z, d_x)
 xm = sp.MatrixSymbol("x", d_x, 1)
 bm = sp.MatrixSymbol("b", d_z, 1)
@@ -159,13 +159,13 @@ L_matrix = sp.Trace(gm.T * (Wm * xm + bm))
 
 prove_equal("kang.9.affine", sp.Derivative(L_matrix, bm), gm)
 
-# %%
+# %% tags=["solution"]
 prove_equal("kang.9.affine", sp.Derivative(L_matrix, xm), Wm.T * gm)
 
-# %%
+# %% tags=["solution"]
 prove_equal("kang.9.affine", sp.Derivative(L_matrix, Wm), gm * xm.T)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Each gradient has the shape of the thing it is taken with respect to: $W^{\mathsf T} g$ is
 # $(d_x \times d_z)(d_z \times 1) = d_x \times 1$, like $x$, and $g x^{\mathsf T}$ is
 # $d_z \times d_x$, like $W$. That bookkeeping is the quickest test of a backward pass, and
@@ -178,7 +178,7 @@ prove_equal("kang.9.affine", sp.Derivative(L_matrix, Wm), gm * xm.T)
 # deliberately not square, $3 \times 2$, so that $W$ and $W^{\mathsf T}$ cannot be confused;
 # the random points that follow have the same shapes.
 
-# %%
+# %% tags=["solution"]
 def affine(W, x, b):
     return W @ x + b
 
@@ -194,7 +194,38 @@ b_three = jnp.array([0.2, -0.4, 1.0])
 check_vjp("kang.9.affine", affine, affine_backward, at=(W_tall, x_two, b_three),
           wrt=("W", "x", "b"))
 
-# %% [markdown]
+# %%
+exercise("kang.9.affine.W",
+         r"An affine layer computes $z = Wx + b$, with $x$ a column of $d_x$ entries, $W$ a "
+         r"$d_z \times d_x$ matrix and $b$ a column of $d_z$ entries. The upstream gradient "
+         r"$g = \partial L/\partial z$ (a column of $d_z$ entries) is known. Find "
+         r"$\dfrac{\partial L}{\partial W}$, a $d_z \times d_x$ matrix.",
+         of="sum(g * (W @ x + b))", wrt="W", answer="g @ x.T",
+         inputs={"W": "d_z × d_x", "x": "d_x × 1", "b": "d_z × 1", "g": "d_z × 1"},
+         sizes={"d_z": 3, "d_x": 2}, symbolic_sizes=True,
+         example={"W": [[1.0, 2.0], [3.0, 4.0]], "x": [[5.0], [6.0]], "b": [[7.0], [8.0]],
+                  "g": [[10.0], [-1.0]]},
+         spellings=[r"g x^{\mathsf T}", "jnp.outer(g, x)", r"g_i x_j"],
+         same_as=lambda W, x, b, g: affine_backward(W, x, b, g)[0])
+exercise("kang.9.affine.x",
+         r"For the same layer, find $\dfrac{\partial L}{\partial x}$, a column of $d_x$ entries.",
+         of="sum(g * (W @ x + b))", wrt="x", answer="W.T @ g",
+         inputs={"W": "d_z × d_x", "x": "d_x × 1", "b": "d_z × 1", "g": "d_z × 1"},
+         sizes={"d_z": 3, "d_x": 2}, symbolic_sizes=True,
+         example={"W": [[1.0, 2.0], [3.0, 4.0]], "x": [[5.0], [6.0]], "b": [[7.0], [8.0]],
+                  "g": [[10.0], [-1.0]]},
+         spellings=[r"W^{\mathsf T} g", "W.T @ g", r"\sum_m g_m W_{mk}"],
+         same_as=lambda W, x, b, g: affine_backward(W, x, b, g)[1])
+exercise("kang.9.affine.b",
+         r"For the same layer, find $\dfrac{\partial L}{\partial b}$.",
+         of="sum(g * (W @ x + b))", wrt="b", answer="g",
+         inputs={"W": "d_z × d_x", "x": "d_x × 1", "b": "d_z × 1", "g": "d_z × 1"},
+         sizes={"d_z": 3, "d_x": 2}, symbolic_sizes=True,
+         example={"W": [[1.0, 2.0], [3.0, 4.0]], "x": [[5.0], [6.0]], "b": [[7.0], [8.0]],
+                  "g": [[10.0], [-1.0]]},
+         same_as=lambda W, x, b, g: affine_backward(W, x, b, g)[2])
+
+# %% [markdown] tags=["solution"]
 # ## The numeric example of §9.5
 #
 # The document's example is a $2 \times 2$ layer with integer entries,
@@ -202,7 +233,7 @@ check_vjp("kang.9.affine", affine, affine_backward, at=(W_tall, x_two, b_three),
 # $x = (5, 6)$, $b = (7, 8)$, and the upstream gradient $g = (10, -1)$. The forward pass
 # gives $z = (1\cdot5+2\cdot6+7,\; 3\cdot5+4\cdot6+8) = (24, 47)$:
 
-# %%
+# %% tags=["solution"]
 W_ex = jnp.array([[1.0, 2.0], [3.0, 4.0]])
 x_ex = jnp.array([5.0, 6.0])
 b_ex = jnp.array([7.0, 8.0])
@@ -210,13 +241,13 @@ g_ex = jnp.array([10.0, -1.0])
 
 check_printed("kang.9.example", "z = Wx + b", affine(W_ex, x_ex, b_ex), ["24", "47"])
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The backward pass uses the transposed matrix
 # $W^{\mathsf T} = \begin{bmatrix}1&3\\2&4\end{bmatrix}$,
 # and the three gradients come out as printed: the bias gets $g$ itself, the input gets
 # $W^{\mathsf T} g = (10-3,\; 20-4)$, and the weights get the outer product of $g$ with $x$.
 
-# %%
+# %% tags=["solution"]
 dW_ex, dx_ex, db_ex = affine_backward(W_ex, x_ex, b_ex, g_ex)
 
 check_printed("kang.9.example", "Wᵀ", W_ex.T, [["1", "3"], ["2", "4"]])
@@ -224,22 +255,22 @@ check_printed("kang.9.example", "∂L/∂b", db_ex, ["10", "-1"])
 check_printed("kang.9.example", "∂L/∂x", dx_ex, ["7", "16"])
 check_printed("kang.9.example", "∂L/∂W", dW_ex, [["50", "60"], ["-5", "-6"]])
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # JAX's own vector-Jacobian product, at exactly these numbers and this $g$, agrees with the
 # formulas, and so do finite differences:
 
-# %%
+# %% tags=["solution"]
 check_vjp("kang.9.example", affine, affine_backward, at=(W_ex, x_ex, b_ex), cotangent=g_ex,
           wrt=("W", "x", "b"), points=0)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Drawn as a graph, the layer needs a scalar at its end; the linear loss
 # $L = \langle g, z\rangle$ used above is that scalar, with the upstream gradient $g$ as one
 # more input. The picture shows the matrices' values on the edges and, in red, the three
 # gradients of the example: $g x^{\mathsf T}$ on the edge from $W$, $W^{\mathsf T} g$ on the
 # edge from $x$, and $g$ itself on the edge from $b$ and on $z$.
 
-# %%
+# %% tags=["solution"]
 def affine_then_upstream(W, x, b, g):
     return jnp.vdot(g, named(affine(W, x, b), "z"))
 
@@ -249,7 +280,7 @@ affine_graph.check_printed("kang.9.example", values={"z": ["24", "47"]},
                            grads={"z": ["10", "-1"], "b": ["10", "-1"], "x": ["7", "16"],
                                   "W": [["50", "60"], ["-5", "-6"]]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## A common bug: the missing transpose
 #
 # Among the bugs listed in §11 of the post, the first is to pass the gradient back to the
@@ -257,7 +288,7 @@ affine_graph.check_printed("kang.9.example", values={"z": ["24", "47"]},
 # cannot even be evaluated: $W$ expects a vector of length 2 and $g$ has length 3. The check
 # refuses it.
 
-# %%
+# %% tags=["solution"]
 def affine_backward_no_transpose(W, x, b, g):
     return jnp.outer(g, x), W @ g, g
 
@@ -266,22 +297,22 @@ with rejects("kang.11.bugs", "missing transpose, ∂L/∂x = W g, on a 3 × 2 la
     check_vjp("kang.9.affine", affine, affine_backward_no_transpose,
               at=(W_tall, x_two, b_three), wrt=("W", "x", "b"))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # SymPy refuses it too, for the same reason, at every size where $d_z \ne d_x$: the two
 # sides do not even have the same shape.
 
-# %%
+# %% tags=["solution"]
 with rejects("kang.11.bugs", "missing transpose, ∂L/∂x = W g, as a matrix identity"):
     prove_equal("kang.9.affine", sp.Derivative(L_matrix, xm), Wm * gm)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # A square layer is where this bug hides from shape checks, because $W g$ then has the right
 # shape. It still has the wrong values: in the §9.5 example, $W g = (10-2,\; 30-4) = (8, 26)$
 # instead of $(7, 16)$. (Only for a symmetric $W$ would the two agree, which is why the
 # checks also use random matrices.) At the document's own numbers, the value comparison with
 # JAX catches it:
 
-# %%
+# %% tags=["solution"]
 with rejects("kang.11.bugs", "missing transpose, ∂L/∂x = W g, on the square layer of §9.5"):
     check_vjp("kang.9.affine", affine, affine_backward_no_transpose,
               at=(W_ex, x_ex, b_ex), cotangent=g_ex, wrt=("W", "x", "b"), points=0)

@@ -363,7 +363,7 @@ prove_equal("jin.chain", derivative(ell, sp.Matrix([b])), dl_dy * dy_dz * dz_db,
 prove_equal("jin.chain", derivative(ell, w1).reshape(1, 6),
             dl_dy * dy_dz * dz_dh * dh_da * da_dw1, where=in_the_network)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The factors one at a time
 #
 # ### The loss and the sigmoid
@@ -372,35 +372,49 @@ prove_equal("jin.chain", derivative(ell, w1).reshape(1, 6),
 # $\partial\ell/\partial\mathbf y_{\text{pred}}$ has one entry per example. Entry $i$
 # involves only example $i$'s cost, and it carries the $1/N$ of the mean.
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.chain", dl_dy,
             sp.Matrix(1, n_batch, lambda _, r: (y_pred[r] - y[r])
                       / (n_batch * y_pred[r] * (1 - y_pred[r]))),
             where={dl_dy: factors[dl_dy]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The sigmoid acts on each score separately. Its Jacobian is therefore diagonal, and its
 # diagonal is $\mathbf y_{\text{pred}} \odot (1-\mathbf y_{\text{pred}})$. (The slide writes
 # this as an elementwise product, and notebook 03 derives it in full.)
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.chain", dy_dz,
             sp.diag(*[y_pred[r] * (1 - y_pred[r]) for r in range(n_batch)]),
             where={dy_dz: factors[dy_dz]} | {y_pred[r]: y_pred_of_z[r] for r in range(n_batch)})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Multiplied together, the two factors make the row $\big((\mathbf y_{\text{pred}} -
 # \mathbf y)/N\big)^{\mathsf T}$: the sigmoid's slope cancels the denominator of the loss's
 # slope. That row is $\partial\ell/\partial\mathbf z$, which we call $\boldsymbol\delta$.
 # Every remaining factor acts on it.
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.chain", dl_dy * dy_dz,
             sp.Matrix(1, n_batch, lambda _, r: (y_pred[r] - y[r]) / n_batch),
             where={dl_dy: factors[dl_dy], dy_dz: factors[dy_dz]}
             | {y_pred[r]: y_pred_of_z[r] for r in range(n_batch)})
 
-# %% [markdown]
+# %%
+exercise("jin.chain.delta",
+         r"The network's scores $\mathbf z$ (a column of $N$, one per example) give the "
+         r"predictions $\mathbf y_{\text{pred}} = \sigma(\mathbf z)$, and the loss $\ell$ is the "
+         r"mean binary cross-entropy over the batch. Multiply the first two factors of the chain "
+         r"and find the error signal $\dfrac{\partial \ell}{\partial \mathbf z}$, a column of $N$.",
+         of="mean(-(y*log(y_pred) + (1 - y)*log(1 - y_pred)))", wrt="z",
+         answer="(y_pred - y)/N",
+         inputs={"z": "N × 1", "y": "N × 1 in [0, 1]"},
+         where={"sigma(t)": "1/(1 + exp(-t))", "y_pred": "sigma(z)"}, sizes={"N": 4}, batch="N",
+         spellings=[r"(\mathbf y_{\text{pred}} - \mathbf y)/N", "(y_pred - y) / y.shape[0]",
+                    r"\big((\mathbf y_{\text{pred}} -"],
+         same_as=lambda z, y: (sigmoid(z) - y) / y.shape[0])
+
+# %% [markdown] tags=["solution"]
 # ### The scores: $\mathbf z = \mathbf h\mathbf w_2 + b$
 #
 # The slide writes out $z_i = h_{i1}w_{2,1} + h_{i2}w_{2,2} + h_{i3}w_{2,3}$ (plus $b$).
@@ -408,37 +422,37 @@ prove_equal("jin.chain", dl_dy * dy_dz,
 # entries of $\mathbf w_2$. So the gradient of $z_i$ with respect to row $i$ of
 # $\mathbf h$ is $\mathbf w_2^{\mathsf T}$, and with respect to any other row it is zero:
 
-# %%
+# %% tags=["solution"]
 score_values = {z[r]: z_of_h[r] for r in range(n_batch)}
 for r in range(n_batch):
     for row in range(n_batch):
         prove_equal("jin.dz_dh", derivative(z[r], h.row(row)),
                     w2.T if row == r else sp.zeros(1, 3), where=score_values, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Put in one Jacobian, with $\mathbf h$ flattened row by row, those blocks of
 # $\mathbf w_2^{\mathsf T}$ sit on the diagonal, one block per example:
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.dz_dh", dz_dh, sp.diag(*[w2.T] * n_batch), where={dz_dh: factors[dz_dh]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Now the other input of the product, $\mathbf w_2$. The weight $w_{2,j}$ appears once in
 # every score, always multiplying $h_{ij}$. The derivative of the score vector with respect
 # to $w_{2,j}$ is therefore column $j$ of $\mathbf h$: $h_{1j}, \dots, h_{Nj}$.
 
-# %%
+# %% tags=["solution"]
 for j in range(3):
     prove_equal("jin.dz_dh", sp.Matrix([sp.Derivative(z[r], w2[j]) for r in range(n_batch)]),
                 h.col(j), where=score_values, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # and side by side, those columns are $\mathbf h$ itself:
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.dz_dh", dz_dw2, h, where={dz_dw2: factors[dz_dw2]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # For a batch of any size, take an upstream gradient $\mathbf g = \partial\ell/\partial\mathbf z$
 # (an $N\times 1$ column) and the linear loss $\operatorname{tr}(\mathbf g^{\mathsf T}\mathbf z)$,
 # whose gradient with respect to $\mathbf z$ is exactly $\mathbf g$. The two facts above then
@@ -449,7 +463,7 @@ prove_equal("jin.dz_dh", dz_dw2, h, where={dz_dw2: factors[dz_dw2]})
 # symbolic size $N$. The bias is $b$ times a column of $N$ ones, which SymPy
 # prints as a bold $\mathbf 1$:
 
-# %%
+# %% tags=["solution"]
 Nb = sp.symbols("N", integer=True, positive=True)
 H = sp.MatrixSymbol(r"\mathbf{h}", Nb, 3)
 W2 = sp.MatrixSymbol(r"\mathbf{w}_2", 3, 1)
@@ -460,17 +474,17 @@ linear_loss = sp.Trace(G.T * (H * W2 + ones_N * B))
 
 prove_equal("jin.dz_dh", sp.Derivative(linear_loss, H), G * W2.T)
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.dz_dh", sp.Derivative(linear_loss, W2), H.T * G)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # JAX agrees at the hidden activations of our data set and at seeded random points. Its
 # Jacobian of the scores with respect to $\mathbf h$ has axes (score $i$, row $k$,
 # column $j$). Entry $(i, k, j)$ should be $w_{2,j}$ when $k = i$ and 0 otherwise. Its
 # Jacobian with respect to $\mathbf w_2$ should be $\mathbf h$ (with a trailing axis of
 # length 1, the column of $\mathbf w_2$).
 
-# %%
+# %% tags=["solution"]
 h_data, z_data, y_pred_data = forward(x_data, w1_0, w2_0, b_0)
 at_our_data = dict(at=(h_data, w2_0, b_0), at_label="our data set")
 
@@ -481,21 +495,21 @@ check_jacobian("jin.dz_dh", scores, lambda h, w2, b: h[:, :, None], wrt="w2", **
 check_vjp("jin.dz_dh", scores, lambda h, w2, b, g: (g[:, None] @ w2.T, h.T @ g[:, None]),
           wrt=("h", "w2"), **at_our_data)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ### The bias
 #
 # In code, $b$ is one number added to all $N$ scores (broadcasting). As an explicit matrix
 # expression, $\mathbf z = \mathbf h\mathbf w_2 + \mathbf 1 b$ with $\mathbf 1$ a column of
 # $N$ ones, so every score moves one-for-one with $b$:
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.dz_db", sp.Matrix([sp.Derivative(z[r], b) for r in range(n_batch)]), ones,
             where=score_values)
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.dz_db", dz_db, ones, where={dz_db: factors[dz_db]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The slide writes the bias term as $\mathbf 1^{\mathsf T} b$ and the derivative as
 # $\partial\mathbf z/\partial b = \mathbf 1^{\mathsf T}$. Read literally,
 # $\mathbf 1^{\mathsf T} b$ is a row and cannot be added to the column
@@ -505,29 +519,29 @@ prove_equal("jin.dz_db", dz_db, ones, where={dz_db: factors[dz_db]})
 # over the batch. For any $N$,
 # $\partial\ell/\partial b = \mathbf 1^{\mathsf T}\mathbf g = \sum_i g_i$:
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.dz_db", sp.Derivative(linear_loss, B),
             sp.MatMul(sp.Transpose(ones_N), G, evaluate=False))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # In the network, the upstream gradient is the row
 # $\boldsymbol\delta = (\mathbf y_{\text{pred}} - \mathbf y)/N$ found above. The bias
 # gradient of the loss is therefore the sum of the per-example errors divided by $N$,
 # proven here for the $N = 2$ network by differentiating the full loss:
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.dz_db", derivative(ell, sp.Matrix([b])),
             sp.Matrix([sum((y_pred[r] - y[r]) / n_batch for r in range(n_batch))]),
             where={ell: ell_of_y_pred.xreplace(value)} | {y_pred[r]: value[y_pred[r]]
                                                            for r in range(n_batch)})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # JAX agrees. The Jacobian of the scores with respect to $b$ is a vector of ones, and the
 # backward pass through the broadcast returns the sum of the upstream gradient. Returning
 # the upstream gradient unsummed, a common bug, is rejected: it has one entry per example,
 # but $b$ has only one.
 
-# %%
+# %% tags=["solution"]
 check_jacobian("jin.dz_db", scores, lambda h, w2, b: jnp.ones(h.shape[0]), wrt="b",
                **at_our_data)
 check_vjp("jin.dz_db", scores, lambda h, w2, b, g: jnp.sum(g), wrt="b", **at_our_data)
@@ -535,7 +549,7 @@ check_vjp("jin.dz_db", scores, lambda h, w2, b, g: jnp.sum(g), wrt="b", **at_our
 with rejects("jin.dz_db", "bias gradient not summed over the batch, ∂ℓ/∂b = g"):
     check_vjp("jin.dz_db", scores, lambda h, w2, b, g: g, wrt="b", **at_our_data)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ### The rectifier and the first product
 #
 # On the region where the pattern $\mathbf m$ holds, $\mathbf h = \mathbf m\odot\mathbf a$.
@@ -544,21 +558,21 @@ with rejects("jin.dz_db", "bias gradient not summed over the batch, ∂ℓ/∂b 
 # and 0 elsewhere. Notebook 06 proves the same rule from $\max$ itself, for inputs of
 # unknown sign.
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.chain", dh_da, sp.diag(*flat(mask_pattern)), where={dh_da: factors[dh_da]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The last factor: $a_{ij} = \sum_k x_{ik} w_{1,kj}$, so the weight $w_{1,kj}$ enters
 # column $j$ of $\mathbf a$ only, with coefficient $x_{ik}$ in row $i$. The slide puts it as
 # "each column of $\mathbf w_1$ depends on $\mathbf x$". Flattened row by row, this Jacobian
 # is the Kronecker product $\mathbf x\otimes I_3$: block $(i, k)$ is $x_{ik}$ times the
 # $3\times 3$ identity.
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.chain", da_dw1, sp.kronecker_product(x, sp.eye(3)),
             where={da_dw1: factors[da_dw1]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ### The product in numbers
 #
 # Here is the slide's chain as literal code. Each factor is built as a full matrix with the
@@ -571,7 +585,7 @@ prove_equal("jin.chain", da_dw1, sp.kronecker_product(x, sp.eye(3)),
 # measure a derivative. The starting point meets the same condition: the smallest
 # $|(\mathbf x\mathbf w_1)_{ij}|$ there is 0.108, as the first check below confirms.
 
-# %%
+# %% tags=["solution"]
 def relu_mask(a):
     return jnp.where(a > 0, 1.0, 0.0)
 
@@ -612,7 +626,7 @@ check_gradient("jin.chain", loss, chain_rule_product, wrt=("w1", "w2", "b"),
                at=(w1_0, w2_0, b_0, x_data, y_data), at_label="our data set",
                sample=parameters_away_from_corner(x_data, y_data))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The gradients in matrix form
 #
 # Nobody builds those big Jacobians in practice. Most of their entries are zeros, and the
@@ -634,7 +648,7 @@ check_gradient("jin.chain", loss, chain_rule_product, wrt=("w1", "w2", "b"),
 # the $N = 2$ network, with the same sign pattern as before. (The bias formula was proven
 # above.)
 
-# %%
+# %% tags=["solution"]
 X_ = sp.MatrixSymbol(r"\mathbf{x}", n_batch, 2)
 H_ = sp.MatrixSymbol(r"\mathbf{h}", n_batch, 3)
 W2_ = sp.MatrixSymbol(r"\mathbf{w}_2", 3, 1)
@@ -646,15 +660,15 @@ compact = {ell: ell_of_y_pred.xreplace(value), X_: x, W2_: w2, mask_: mask_patte
 
 prove_equal("jin.grads", derivative(ell, w2), H_.T * delta_, where=compact)
 
-# %%
+# %% tags=["solution"]
 prove_equal("jin.grads", derivative(ell, w1), X_.T * sp.HadamardProduct(delta_ * W2_.T, mask_),
             where=compact)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The formulas as code. They are written only from the three results above, using the
 # intermediates that `forward` already returns, and never calling autodiff:
 
-# %%
+# %% tags=["solution"]
 def gradients(w1, w2, b, x, y):
     h, z, y_pred = forward(x, w1, w2, b)
     delta = ((y_pred - y) / y.shape[0])[:, None]          # ∂ℓ/∂z, N × 1
@@ -664,22 +678,65 @@ def gradients(w1, w2, b, x, y):
     return grad_w1, grad_w2, grad_b
 
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # On our data set, first at the starting parameters and then at three seeded random
 # parameter sets, they match `jax.grad` of the mean cross-entropy and central finite
 # differences of the loss:
 
-# %%
+# %% tags=["solution"]
 check_gradient("jin.grads", loss, gradients, wrt=("w1", "w2", "b"),
                at=(w1_0, w2_0, b_0, x_data, y_data), at_label="our data set",
                sample=parameters_away_from_corner(x_data, y_data))
 
-# %% [markdown]
+# %%
+exercise("jin.grads.w2",
+         r"Now the whole network, written with columns: $\mathbf a = \mathbf x\mathbf w_1$, "
+         r"$\mathbf h = \max(0, \mathbf a)$, $\mathbf z = \mathbf h\mathbf w_2 + b$ (the "
+         r"scalar $b$ added to every example), $\mathbf y_{\text{pred}} = \sigma(\mathbf z)$, "
+         r"and $\ell$ the mean binary cross-entropy over the $N$ examples. Find "
+         r"$\dfrac{\partial \ell}{\partial \mathbf w_2}$, shaped like $\mathbf w_2$ "
+         r"($k \times 1$).",
+         of="mean(-(y*log(y_pred) + (1 - y)*log(1 - y_pred)))", wrt="w2",
+         answer="h.T @ ((y_pred - y)/N)",
+         inputs={"w1": "d × k", "w2": "k × 1", "b": "scalar", "x": "N × d",
+                 "y": "N × 1 in [0, 1]"},
+         where={"sigma(t)": "1/(1 + exp(-t))", "a": "x @ w1", "h": "relu(a)", "z": "h @ w2 + b",
+                "y_pred": "sigma(z)"},
+         sizes={"N": 4, "d": 2, "k": 3}, batch="N", mask="a > 0",
+         spellings=[r"\mathbf h^{\mathsf T}\boldsymbol\delta", "h.T @ delta"],
+         same_as=lambda w1, w2, b, x, y: gradients(w1, w2, b, x, y[:, 0])[1])
+exercise("jin.grads.b",
+         r"For the same network, find $\dfrac{\partial \ell}{\partial b}$, a scalar.",
+         of="mean(-(y*log(y_pred) + (1 - y)*log(1 - y_pred)))", wrt="b",
+         answer="sum((y_pred - y)/N)",
+         inputs={"w1": "d × k", "w2": "k × 1", "b": "scalar", "x": "N × d",
+                 "y": "N × 1 in [0, 1]"},
+         where={"sigma(t)": "1/(1 + exp(-t))", "a": "x @ w1", "h": "relu(a)", "z": "h @ w2 + b",
+                "y_pred": "sigma(z)"},
+         sizes={"N": 4, "d": 2, "k": 3}, batch="N", mask="a > 0",
+         spellings=[r"\sum_i \delta_i", "jnp.sum(delta)"],
+         same_as=lambda w1, w2, b, x, y: gradients(w1, w2, b, x, y[:, 0])[2])
+exercise("jin.grads.w1",
+         r"For the same network, find $\dfrac{\partial \ell}{\partial \mathbf w_1}$, shaped like "
+         r"$\mathbf w_1$ ($d \times k$). Where an entry of $\mathbf a$ is 0, the rectifier's "
+         r"slope is 0.",
+         of="mean(-(y*log(y_pred) + (1 - y)*log(1 - y_pred)))", wrt="w1",
+         answer="x.T @ ((((y_pred - y)/N) @ w2.T) * (a > 0))",
+         inputs={"w1": "d × k", "w2": "k × 1", "b": "scalar", "x": "N × d",
+                 "y": "N × 1 in [0, 1]"},
+         where={"sigma(t)": "1/(1 + exp(-t))", "a": "x @ w1", "h": "relu(a)", "z": "h @ w2 + b",
+                "y_pred": "sigma(z)"},
+         sizes={"N": 4, "d": 2, "k": 3}, batch="N", mask="a > 0",
+         spellings=["x.T @ ((delta @ w2.T) * relu_mask(x @ w1))",
+                    r"\mathbf x^{\mathsf T}\big((\boldsymbol\delta"],
+         same_as=lambda w1, w2, b, x, y: gradients(w1, w2, b, x, y[:, 0])[0])
+
+# %% [markdown] tags=["solution"]
 # Nothing in the formulas depends on having eight examples. A second check draws fresh
 # batches of 64 points with the same quadrant labels and fresh parameters, again keeping
 # every pre-activation away from the corner:
 
-# %%
+# %% tags=["solution"]
 def batch_of_64(rng):
     x = jnp.asarray(rng.standard_normal((64, 2)))
     y = jnp.where(x[:, 0] * x[:, 1] > 0, 1.0, 0.0)
@@ -689,12 +746,12 @@ def batch_of_64(rng):
 check_gradient("jin.grads", loss, gradients, wrt=("w1", "w2", "b"), at=None,
                sample=batch_of_64, label="batches of 64")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # These checks can tell a factor of $N$ apart. Leaving out the $1/N$ of the mean gives the
 # gradient of the summed loss instead. That is a correct gradient of a different loss, and
 # it is rejected:
 
-# %%
+# %% tags=["solution"]
 def gradients_of_the_sum(w1, w2, b, x, y):
     h, z, y_pred = forward(x, w1, w2, b)
     delta = (y_pred - y)[:, None]
@@ -705,7 +762,7 @@ with rejects("jin.grads", "the 1/N of the mean left out (the gradient of the sum
     check_gradient("jin.grads", loss, gradients_of_the_sum, wrt=("w1", "w2", "b"),
                    at=(w1_0, w2_0, b_0, x_data, y_data), at_label="our data set", points=0)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The network as a graph
 #
 # Finally the whole network, traced from the code and drawn, on our data set at the starting
@@ -715,7 +772,7 @@ with rejects("jin.grads", "the 1/N of the mean left out (the gradient of the sum
 # their shape; in red is the gradient of $\ell$ with respect to each, as JAX computes it. The
 # gradients arriving at the three parameters are the ones the formulas above give:
 
-# %%
+# %% tags=["solution"]
 def network_graph(w1, w2, b, x, y):
     h = named(hidden(x, w1), "h")
     z = named(jax.jit(scores)(h, w2, b), "z")

@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # # 10 · Backpropagation through a deep network
 #
 # A network of $L$ affine layers, each followed by an elementwise activation, needs only four
@@ -103,17 +103,17 @@ def two_layer_point(rng):
 check_gradient("deriv.layer2", two_layer_loss, output_layer_gradients, at=None,
                sample=two_layer_point, wrt=("W2", "b2"), points=4)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Step 4: back into the hidden layer
 #
 # The same linear loss, differentiated with respect to the hidden activations, passes the
 # error back through the transposed weights: every hidden unit collects the errors of all
 # the outputs it feeds, each weighted by the connection.
 
-# %%
+# %% tags=["solution"]
 prove_equal("deriv.hidden", sp.Derivative(L2, a1), W2.T * delta2)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The activation acts entry by entry, $a^{[1]}_i = \sigma(z^{[1]}_i)$, so going from
 # $a^{[1]}$ to $z^{[1]}$ multiplies each entry by its own slope: an elementwise product, not
 # a matrix product. SymPy's matrix symbols cannot apply a function entry by entry, so this
@@ -124,7 +124,7 @@ prove_equal("deriv.hidden", sp.Derivative(L2, a1), W2.T * delta2)
 # says what they stand for, $\delta^{[2]}_j$ being $\partial L/\partial z^{[2]}_j$ at the
 # network's $z^{[2]}$.
 
-# %%
+# %% tags=["solution"]
 z_h = sp.Matrix(sp.symbols("z^{[1]}_1:4", real=True))
 W_o = sp.Matrix(2, 3, lambda j, i: sp.Symbol(f"w^{{[2]}}_{{{j + 1}{i + 1}}}", real=True))
 b_o = sp.Matrix(sp.symbols("b^{[2]}_1:3", real=True))
@@ -142,12 +142,12 @@ slopes = z_h.applyfunc(lambda z: sp.Derivative(act(z), z))
 prove_equal("deriv.hidden", derivative(L(*z_o), z_h),
             sp.matrix_multiply_elementwise(W_o.T * sp.Matrix(d_o), slopes), where=meaning)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Both halves of Step 4 in numbers, for the sigmoid network above. First the hidden
 # activations are the variable, then the hidden pre-activations; the claimed gradients use
 # only $W^{[2]}$, $\delta^{[2]} = \hat y - y$ and $\sigma' = \sigma(1-\sigma)$.
 
-# %%
+# %% tags=["solution"]
 def loss_from_hidden_activations(a1, W2, b2, y):
     y_hat = sigmoid(W2 @ a1 + b2)
     return -jnp.sum(y * jnp.log(y_hat) + (1 - y) * jnp.log(1 - y_hat))
@@ -162,7 +162,7 @@ check_gradient("deriv.hidden", loss_from_hidden_activations, gradient_wrt_a1, at
                                    rng.standard_normal(2), rng.integers(0, 2, 2).astype(float)),
                wrt="a1")
 
-# %%
+# %% tags=["solution"]
 def loss_from_hidden_scores(z1, W2, b2, y):
     return loss_from_hidden_activations(sigmoid(z1), W2, b2, y)
 
@@ -177,25 +177,41 @@ check_gradient("deriv.hidden", loss_from_hidden_scores, delta1_formula, at=None,
                                    rng.standard_normal(2), rng.integers(0, 2, 2).astype(float)),
                wrt="z1")
 
-# %% [markdown]
+# %%
+exercise("deriv.hidden",
+         r"In the two-layer sigmoid network, the hidden pre-activations are $z^{[1]}$ (a column of "
+         r"$n_1$), $a^{[1]} = \sigma(z^{[1]})$, and the output error $\delta^{[2]} = \hat y - y$ "
+         r"is known (Steps 1 and 2). Find the hidden layer's error $\delta^{[1]} = \dfrac{\partial"
+         r" \mathcal L}{\partial z^{[1]}}$, a column of $n_1$.",
+         of="sum(-(y*log(yhat) + (1 - y)*log(1 - yhat)))", wrt="z1",
+         answer="(W2.T @ delta2) * a1 * (1 - a1)",
+         inputs={"z1": "n1 × 1", "W2": "n2 × n1", "b2": "n2 × 1", "y": "n2 × 1 in [0, 1]"},
+         where={"sigma(t)": "1/(1 + exp(-t))", "a1": "sigma(z1)", "yhat": "sigma(W2 @ a1 + b2)",
+                "delta2": "yhat - y"},
+         sizes={"n1": 4, "n2": 2},
+         spellings=["gradient_wrt_a1(a1, W2, b2, y) * a1 * (1 - a1)",
+                    r"\big(W^{[l]\mathsf T}\delta^{[l]}\big) \odot", "(W.T @ delta) * slope"],
+         same_as=delta1_formula)
+
+# %% [markdown] tags=["solution"]
 # ## Step 5: the first layer's parameters
 #
 # Once $\delta^{[1]}$ is known, the first layer is in the same position as the second was in
 # Step 3, with the input $x$ in the place of $a^{[1]}$. The matrix identity is the same one,
 # one layer down:
 
-# %%
+# %% tags=["solution"]
 L1 = sp.Trace(delta1.T * (W1 * x + b1))
 prove_equal("deriv.layer1", sp.Derivative(L1, W1), delta1 * x.T)
 
-# %%
+# %% tags=["solution"]
 prove_equal("deriv.layer1", sp.Derivative(L1, b1), delta1)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The whole chain, Steps 2 to 5, written out as code and compared with autodiff of the
 # complete two-layer loss and with finite differences:
 
-# %%
+# %% tags=["solution"]
 def first_layer_gradients(W1, b1, W2, b2, x, y):
     a1 = sigmoid(W1 @ x + b1)
     delta2 = sigmoid(W2 @ a1 + b2) - y
@@ -206,7 +222,23 @@ def first_layer_gradients(W1, b1, W2, b2, x, y):
 check_gradient("deriv.layer1", two_layer_loss, first_layer_gradients, at=None,
                sample=two_layer_point, wrt=("W1", "b1"), points=4)
 
-# %% [markdown]
+# %%
+exercise("deriv.layer1.W",
+         r"For the whole two-layer network, $z^{[1]} = W^{[1]}x + b^{[1]}$, "
+         r"$a^{[1]} = \sigma(z^{[1]})$, $\hat y = \sigma(W^{[2]}a^{[1]} + b^{[2]})$, with "
+         r"$\delta^{[2]} = \hat y - y$ known, find $\dfrac{\partial \mathcal L}{\partial "
+         r"W^{[1]}}$, shaped like $W^{[1]}$ ($n_1 \times n_0$).",
+         of="sum(-(y*log(yhat) + (1 - y)*log(1 - yhat)))", wrt="W1",
+         answer="((W2.T @ delta2) * a1 * (1 - a1)) @ x.T",
+         inputs={"W1": "n1 × n0", "b1": "n1 × 1", "W2": "n2 × n1", "b2": "n2 × 1",
+                 "x": "n0 × 1", "y": "n2 × 1 in [0, 1]"},
+         where={"sigma(t)": "1/(1 + exp(-t))", "z1": "W1 @ x + b1", "a1": "sigma(z1)",
+                "yhat": "sigma(W2 @ a1 + b2)", "delta2": "yhat - y"},
+         sizes={"n0": 3, "n1": 4, "n2": 2},
+         spellings=["jnp.outer(delta1, x)", r"\delta^{[1]} x^{\mathsf T}"],
+         same_as=lambda W1, b1, W2, b2, x, y: first_layer_gradients(W1, b1, W2, b2, x, y)[0])
+
+# %% [markdown] tags=["solution"]
 # ## The same two facts, one weight at a time
 #
 # “Backpropagation, Once and for all!” reads the same results off the computation graph,
@@ -219,7 +251,7 @@ check_gradient("deriv.layer1", two_layer_loss, first_layer_gradients, at=None,
 # $z^{[l]}_j$ and $\partial L/\partial z^{[l]}_j$ are names whose meaning `where=` supplies.
 # A layer with 3 inputs and 2 outputs:
 
-# %%
+# %% tags=["solution"]
 a_prev = sp.Matrix(sp.symbols("a^{[l-1]}_1:4", real=True))
 w = sp.Matrix(2, 3, lambda j, i: sp.Symbol(f"w_{{{j + 1}{i + 1}}}", real=True))
 z_l = sp.symbols("z^{[l]}_1:3", real=True)
@@ -232,12 +264,12 @@ meaning |= {dL_dz[j]: sp.Derivative(L(*u), u[j]).subs(dict(zip(u, z_l_value))) f
 prove_equal("once.weight", derivative(L(*z_l), w),
             sp.Matrix(2, 3, lambda j, i: dL_dz[j] * a_prev[i]), where=meaning)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # As a vector-Jacobian product: whatever the upstream gradient $g = \partial L/\partial z$
 # is, the weight gradient is $g_j a_i$ in entry $(j, i)$. Here it is written index by index
 # with `einsum` and compared with `jax.vjp` of $z = w a$ for a $2\times 3$ layer:
 
-# %%
+# %% tags=["solution"]
 def weighted_sums(w, a):
     return w @ a
 
@@ -250,7 +282,7 @@ check_vjp("once.weight", weighted_sums, weight_gradient, at=None,
           sample=lambda rng: (rng.standard_normal((2, 3)), rng.standard_normal(3)), wrt="w",
           points=4)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # *Part 2* supplies $\partial L/\partial z^{[l]}_j$ recursively. The pre-activation
 # $z^{[l-1]}_i$ goes through the activation $f$ and is then copied into every unit $j$ of
 # the next layer, each copy multiplied by $w_{ji}$. The copy gate adds the gradients of the
@@ -263,7 +295,7 @@ check_vjp("once.weight", weighted_sums, weight_gradient, at=None,
 # SymPy proves it with the activation $f$ and the loss $L$ both undefined functions, for 3
 # units feeding 2:
 
-# %%
+# %% tags=["solution"]
 z_prev = sp.Matrix(sp.symbols("z^{[l-1]}_1:4", real=True))
 f = sp.Function("f")
 z_l_value = w * z_prev.applyfunc(f)
@@ -276,12 +308,12 @@ with sp.evaluate(False):  # keep the document's order: f' first, then the sum ov
         sp.Add(*[sp.Mul(w[j, i], dL_dz[j]) for j in (0, 1)])))
 prove_equal("once.delta", derivative(L(*z_l), z_prev), recursion, where=meaning)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The matrix form of that sum is $W^{\mathsf T}\delta^{[l]}$: the recursion of Step 4 in
 # “Backpropagation Derivation”. In numbers, with $f = \tanh$ (so $f' = 1 - \tanh^2$) and the sum
 # over $j$ written as an index contraction:
 
-# %%
+# %% tags=["solution"]
 def next_layer_scores(z_prev, w):
     return w @ jnp.tanh(z_prev)
 
@@ -371,14 +403,14 @@ check_close("deriv.activations", "jax", "slope of jax.nn.relu at z = 0 and 1[0 >
 check_close("deriv.activations", "jax", "slope of jnp.maximum(z, 0) at z = 0 and 1/2",
             0.5, jax.grad(relu)(0.0))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # **Softmax with cross-entropy.** With $a = \operatorname{softmax}(z)$ and
 # $\mathcal L = -\sum_i y_i \log a_i$, the derivative is
 # $\partial\mathcal L/\partial z_i = a_i \sum_k y_k - y_i$, which is $a_i - y_i$ only when
 # the targets sum to 1. For three classes SymPy proves the general form, with $a_i$ and
 # $L$ as names for the softmax outputs and the loss:
 
-# %%
+# %% tags=["solution"]
 zs = sp.Matrix(sp.symbols("z_1:4", real=True))
 ys = sp.Matrix(sp.symbols("y_1:4", real=True))
 a = sp.Matrix(sp.symbols("a_1:4", real=True))
@@ -388,20 +420,20 @@ cross_entropy = -sum(ys[i] * sp.log(softmax[a[i]]) for i in range(3))
 prove_equal("deriv.activations", derivative(L(*zs), zs), a * sum(ys) - ys,
             where=softmax | {L(*zs): cross_entropy})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # and then the document's form, with the constraint $y_3 = 1 - y_1 - y_2$ substituted into
 # the loss and into the right-hand side:
 
-# %%
+# %% tags=["solution"]
 on_simplex = {ys[2]: 1 - ys[0] - ys[1]}
 prove_equal("deriv.activations", derivative(L(*zs), zs), a - ys,
             where=softmax | on_simplex | {L(*zs): cross_entropy.subs(on_simplex)})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # In numbers, for five classes, with soft targets drawn from a Dirichlet distribution so
 # that they are non-negative and sum to 1:
 
-# %%
+# %% tags=["solution"]
 def softmax_cross_entropy(z, y):
     return -jnp.sum(y * jax.nn.log_softmax(z))
 
@@ -414,16 +446,16 @@ check_gradient("deriv.activations", softmax_cross_entropy, softmax_minus_targets
                sample=lambda rng: (rng.standard_normal(5), rng.dirichlet(np.ones(5))),
                wrt="z", points=4)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With targets that do not sum to 1 the short form is wrong, and the check says so:
 
-# %%
+# %% tags=["solution"]
 with rejects("deriv.activations", "∂L/∂z = a - y for targets that do not sum to 1"):
     check_gradient("deriv.activations", softmax_cross_entropy, softmax_minus_targets,
                    at=None, sample=lambda rng: (rng.standard_normal(5), rng.uniform(0, 1, 5)),
                    wrt="z")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The general algorithm
 #
 # For $L$ layers the forward pass computes and keeps $z^{[l]} = W^{[l]}a^{[l-1]} + b^{[l]}$
@@ -442,7 +474,7 @@ with rejects("deriv.activations", "∂L/∂z = a - y for targets that do not sum
 # $3 \to 5 \to 4 \to 6 \to 7 \to 5 \to 2$, cut to the depth wanted, and all parameters are
 # packed into one flat vector $\theta$.
 
-# %%
+# %% tags=["solution"]
 HIDDEN = {"ReLU": (relu, relu_slope), "sigmoid": (sigmoid, sigmoid_slope),
           "tanh": (jnp.tanh, tanh_slope)}
 
@@ -464,12 +496,12 @@ def unpack(theta, widths):
 def n_parameters(widths):
     return sum(n_out * (n_in + 1) for n_in, n_out in zip(widths[:-1], widths[1:]))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The forward pass and its loss, and the backward pass. The backward pass calls no autodiff:
 # it runs the forward pass to fill the cache, then applies the four equations, top layer
 # first.
 
-# %%
+# %% tags=["solution"]
 def forward(theta, x, widths, hidden):
     act, _ = HIDDEN[hidden]
     zs, activations = [], [x]
@@ -498,7 +530,7 @@ def backprop(theta, x, y, widths, hidden):
             delta = (W.T @ delta) * slope(zs[l - 2])         # δ[l-1]
     return jnp.concatenate([g.ravel() for W_and_b in grads for g in W_and_b])
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # One check per hidden activation covers all depths from 1 to 6 at once: six networks share
 # the input $x$ and target $y$, their losses are added, and the gradient with respect to
 # $\theta_d$ is the gradient of network $d$ alone. A mismatch would be reported under the
@@ -507,7 +539,7 @@ def backprop(theta, x, y, widths, hidden):
 # deepest networks neither saturate their output nor blow up, and their gradients are large
 # enough for the finite differences to resolve.
 
-# %%
+# %% tags=["solution"]
 DEPTHS = range(1, 7)
 
 
@@ -540,12 +572,12 @@ for hidden in HIDDEN:
     check_gradient("deriv.general", loss, claimed, at=None, sample=point,
                    wrt=tuple(f"depth{d}" for d in DEPTHS))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The check can tell a right recursion from a plausible wrong one. Dropping the slope
 # $\sigma'(z^{[l-1]})$ from the recursion (passing $W^{[l]\mathsf T}\delta^{[l]}$ down
 # unchanged) is rejected:
 
-# %%
+# %% tags=["solution"]
 def backprop_without_slope(theta, x, y, widths, hidden):
     layers = unpack(theta, widths)
     zs, a = forward(theta, x, widths, hidden)
@@ -569,7 +601,7 @@ with rejects("deriv.general", "δ[l-1] = W[l]ᵀ δ[l] without the slope σ'(z[l
         sample=lambda rng: (random_theta(three_layers, rng), rng.standard_normal(3),
                             rng.uniform(0, 1, 2)))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## A batch of samples
 #
 # With $B$ samples as the columns of $X = A^{[0]}$, a layer computes
@@ -579,7 +611,7 @@ with rejects("deriv.general", "δ[l-1] = W[l]ᵀ δ[l] without the slope σ'(z[l
 # the same first derivatives as $\frac1B\operatorname{tr}\big(\Delta^{[l]\mathsf T}
 # Z^{[l]}\big)$, and with symbolic $B$ and widths SymPy gives:
 
-# %%
+# %% tags=["solution"]
 B = sp.Symbol("B", integer=True, positive=True)
 A_prev = sp.MatrixSymbol("A^{[l-1]}", n1, B)
 W_l = sp.MatrixSymbol("W^{[l]}", n2, n1)
@@ -590,21 +622,21 @@ ones = sp.OneMatrix(B, 1)
 L_batch = sp.Trace(Delta.T * (W_l * A_prev + b_l * ones.T)) / B
 prove_equal("deriv.batch", sp.Derivative(L_batch, W_l), Delta * A_prev.T / B)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The product $\Delta^{[l]} A^{[l-1]\mathsf T}$ adds the $B$ outer products
 # $\delta^{[l]}_k a^{[l-1]\mathsf T}_k$, one per sample, so the batch gradient is the average
 # of the single-sample gradients. The bias gradient is the average of the columns of
 # $\Delta^{[l]}$:
 
-# %%
+# %% tags=["solution"]
 prove_equal("deriv.batch", sp.Derivative(L_batch, b_l), Delta * ones / B)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # In numbers, for the document's network shape (2 inputs, 8 ReLU units, 1 sigmoid output,
 # mean binary cross-entropy) and a batch of 6 samples with 0/1 labels. Notebook 10b trains
 # this network with the manual backward pass written here.
 
-# %%
+# %% tags=["solution"]
 def batch_forward(W1, b1, W2, b2, X):
     Z1 = W1 @ X + b1[:, None]
     A1 = relu(Z1)
@@ -635,6 +667,27 @@ def batch_point(rng):
 check_gradient("deriv.batch", jax.jit(mean_bce), jax.jit(batch_backprop), at=None,
                sample=batch_point,
                wrt=("W1", "b1", "W2", "b2"), points=4)
+
+# %%
+exercise("deriv.batch.W",
+         r"With $B$ samples as the columns of $A = A^{[l-1]}$ ($n_1 \times B$), a layer computes "
+         r"$Z = WA + b\mathbf 1^{\mathsf T}$ ($W$ is $n_2 \times n_1$, the column $b$ is added to "
+         r"every column), and the loss is the mean over the batch of per-sample losses whose "
+         r"errors $\partial \mathcal L_k/\partial z_k$ are the columns of $\Delta$ "
+         r"($n_2 \times B$). Find $\dfrac{\partial \mathcal L}{\partial W}$.",
+         of="sum(Delta * (W @ A + b))/B", wrt="W", answer="Delta @ A.T / B",
+         inputs={"W": "n2 × n1", "b": "n2 × 1", "A": "n1 × B", "Delta": "n2 × B"},
+         sizes={"n1": 3, "n2": 2, "B": 5}, symbolic_sizes=True, batch="B",
+         spellings=["Delta1 @ X.T / B", r"\Delta^{[l]} A^{[l-1]\mathsf T}/B",
+                    r"\Delta * A_prev.T / B"],
+         same_as=lambda W, b, A, Delta: Delta @ A.T / A.shape[1])
+exercise("deriv.batch.b",
+         r"For the same batch, find $\dfrac{\partial \mathcal L}{\partial b}$, a column of $n_2$.",
+         of="sum(Delta * (W @ A + b))/B", wrt="b", answer="sum(Delta, axis=1, keepdims=True) / B",
+         inputs={"W": "n2 × n1", "b": "n2 × 1", "A": "n1 × B", "Delta": "n2 × B"},
+         sizes={"n1": 3, "n2": 2, "B": 5}, batch="B",
+         spellings=["Delta1.sum(axis=1) / B", r"\Delta * ones / B"],
+         same_as=lambda W, b, A, Delta: Delta.sum(axis=1, keepdims=True) / A.shape[1])
 
 # %%
 summary()

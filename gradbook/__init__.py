@@ -33,6 +33,8 @@ _EXPORTS = {
     "draw_graph": "graph._drawing", "named": "graph._trace",
     # a forward function's backward pass, staged, derived and checked by machine
     "derive": "graph._derive", "erratum": "graph._derive",
+    # exercises: declared in a derivation, graded in a student's notebook
+    "exercise": "exercises._declare", "grade": "exercises._grader",
     # JAX, in float64
     "jax": "_float64", "jnp": "_float64",
 }

@@ -1,0 +1,396 @@
+"""Evaluating a parsed formula three ways: JAX in float64, SymPy entry by entry, SymPy matrix symbols.
+
+One interpreter walks the syntax tree; a backend supplies the operations. NumPy's semantics
+hold in all three (`@` matrix product, `*` entrywise, masks are 0/1), so a formula means the
+same thing to the proof and to the numbers.
+"""
+from __future__ import annotations
+
+import ast
+import operator
+
+import numpy as np
+import sympy as sp
+
+from ._parse import function_name
+
+
+class EvalError(ValueError):
+    """A formula that cannot be evaluated (shapes that do not fit, a bad index): says which part."""
+
+
+class Unsupported(Exception):
+    """The backend cannot express this operation (say, a mask on matrix symbols of any size)."""
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+           ast.MatMult: "@"}
+_COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le}
+
+
+def run(tree: ast.AST, backend, env: dict, functions: dict | None = None):
+    """The value of a formula: `env` binds names, `functions` the functions the exercise defines."""
+    functions = functions or {}
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or node.value is None:
+                return node.value
+            return backend.number(node.value)
+        if isinstance(node, ast.Name):
+            if node.id in env:
+                return env[node.id]
+            if node.id in ("pi", "E"):
+                return backend.constant(node.id)
+            raise EvalError(f"{node.id} is a function: call it, as in {node.id}(x)")
+        if isinstance(node, ast.Tuple):
+            return tuple(ev(e) for e in node.elts)
+        if isinstance(node, ast.List):
+            return backend.array([ev(e) for e in node.elts])
+        if isinstance(node, ast.UnaryOp):
+            value = ev(node.operand)
+            return backend.neg(value) if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp):
+            a, b = ev(node.left), ev(node.right)
+            try:
+                return backend.binop(_BINOPS[type(node.op)], a, b)
+            except (TypeError, ValueError, sp.ShapeError) as error:
+                if isinstance(error, (EvalError, Unsupported)):
+                    raise
+                raise EvalError(f"{ast.unparse(node)}: the shapes {_shape(a)} and {_shape(b)} "
+                                f"do not fit for {_BINOPS[type(node.op)]}") from None
+        if isinstance(node, ast.Compare):
+            return backend.compare(_COMPARE[type(node.ops[0])], ev(node.left),
+                                   ev(node.comparators[0]))
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and node.value.id in ("np", "jnp", "numpy",
+                                                                      "sp", "sympy", "math"):
+                return backend.constant("E" if node.attr == "e" else node.attr)
+            value = ev(node.value)
+            if node.attr == "T":
+                return backend.transpose(value)
+            raise EvalError(f".{node.attr} must be called")
+        if isinstance(node, ast.Subscript):
+            value, index = ev(node.value), _index(node.slice, ev)
+            try:
+                return backend.index(value, index)
+            except (IndexError, TypeError) as error:
+                raise EvalError(f"{ast.unparse(node)}: {error}") from None
+        if isinstance(node, ast.Call):
+            return _call(node, ev, backend, functions)
+        raise EvalError(f"cannot evaluate {ast.unparse(node)}")
+
+    return ev(tree)
+
+
+def _call(node, ev, backend, functions):
+    try:
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
+    except ValueError:
+        raise EvalError(f"{ast.unparse(node)}: axis= and keepdims= take plain numbers") from None
+    name = function_name(node.func)
+    if name is None:  # a method: x.sum(axis=0), x.dot(y), x.transpose()
+        obj = ev(node.func.value)
+        name, args = node.func.attr, [obj] + [ev(a) for a in node.args]
+    else:
+        args = [ev(a) for a in node.args]
+    try:
+        if name in functions:
+            return functions[name](*args)
+        return backend.call(name, args, kwargs)
+    except (TypeError, ValueError, IndexError, sp.ShapeError) as error:
+        if isinstance(error, (EvalError, Unsupported)):
+            raise
+        raise EvalError(f"{ast.unparse(node)}: {str(error).splitlines()[0]}") from None
+
+
+def _index(node, ev):
+    if isinstance(node, ast.Tuple):
+        return tuple(_index(e, ev) for e in node.elts)
+    if isinstance(node, ast.Slice):
+        parts = [None if p is None else int(_plain(ev(p))) for p in (node.lower, node.upper, node.step)]
+        return slice(*parts)
+    return int(_plain(ev(node)))
+
+
+def _plain(value):
+    return value if isinstance(value, (int, float)) else float(value)
+
+
+def _shape(value):
+    shape = getattr(value, "shape", ())
+    return tuple(shape) if shape else "a scalar"
+
+
+class Backend:
+    """The operations a formula is made of; each backend gives them one meaning."""
+
+    name = ""
+
+    def number(self, value):
+        """A numeric literal."""
+        raise NotImplementedError
+
+    def constant(self, name):
+        """pi or E."""
+        raise NotImplementedError
+
+    def binop(self, op, a, b):
+        """a op b for op in + - * / ** @ (NumPy's meanings)."""
+        raise NotImplementedError
+
+    def neg(self, a):
+        """-a."""
+        return -a
+
+    def compare(self, op, a, b):
+        """The 0/1 mask of op(a, b), entry by entry."""
+        raise NotImplementedError
+
+    def transpose(self, a):
+        """a.T (a number is its own transpose)."""
+        raise NotImplementedError
+
+    def index(self, a, index):
+        """a[index]."""
+        raise NotImplementedError
+
+    def array(self, items):
+        """A literal list, [[...], [...]], as an array."""
+        raise NotImplementedError
+
+    def call(self, name, args, kwargs):
+        """One of the functions a formula may call (_parse.FUNCTIONS)."""
+        raise NotImplementedError
+
+
+class JaxBackend(Backend):
+    """Numbers: float64 arrays and JAX operations (differentiable, so `of` can be jax.grad-ed)."""
+
+    name = "jax"
+
+    def __init__(self):
+        from .._float64 import jnp
+
+        self.jnp = jnp
+
+    def number(self, value):
+        return float(value)
+
+    def constant(self, name):
+        return float(np.pi) if name == "pi" else float(np.e)
+
+    def binop(self, op, a, b):
+        jnp = self.jnp
+        if op == "@":
+            if jnp.ndim(a) == 0 or jnp.ndim(b) == 0:
+                raise EvalError("@ needs two arrays; use * to scale by a number")
+            return jnp.matmul(a, b)
+        return {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+                "**": operator.pow}[op](jnp.asarray(a), b)
+
+    def compare(self, op, a, b):
+        return self.jnp.where(op(a, b), 1.0, 0.0)
+
+    def transpose(self, a):
+        return self.jnp.asarray(a).T
+
+    def index(self, a, index):
+        return self.jnp.asarray(a)[index]
+
+    def array(self, items):
+        return self.jnp.stack([self.jnp.asarray(i, dtype=self.jnp.float64) for i in items])
+
+    def call(self, name, args, kwargs):
+        jnp = self.jnp
+        if name in ("sum", "mean"):
+            return getattr(jnp, name)(args[0], axis=kwargs.get("axis"),
+                                      keepdims=bool(kwargs.get("keepdims", False)))
+        if name in ("max", "maximum", "min", "minimum"):
+            pick = jnp.maximum if name.startswith("max") else jnp.minimum
+            if len(args) == 1:
+                return (jnp.max if pick is jnp.maximum else jnp.min)(args[0])
+            return pick(args[0], args[1])
+        unary = {"exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt, "sin": jnp.sin,
+                 "cos": jnp.cos, "tan": jnp.tan, "tanh": jnp.tanh, "abs": jnp.abs,
+                 "transpose": lambda x: jnp.asarray(x).T,
+                 "sigmoid": lambda x: 1 / (1 + jnp.exp(-x)), "sigma": lambda x: 1 / (1 + jnp.exp(-x)),
+                 "relu": lambda x: jnp.maximum(x, 0.0),
+                 "step": lambda x: jnp.where(x > 0, 1.0, 0.0),
+                 "diag": lambda v: jnp.diag(jnp.ravel(v) if _is_vector(v) else v)}
+        if name in unary:
+            _arity(name, args, 1)
+            return unary[name](args[0])
+        if name == "outer":
+            _arity(name, args, 2)
+            return jnp.outer(args[0], args[1])
+        if name == "dot":
+            _arity(name, args, 2)
+            return jnp.dot(args[0], args[1])
+        if name == "where":
+            _arity(name, args, 3)
+            return jnp.where(jnp.asarray(args[0]) != 0, args[1], args[2])
+        raise EvalError(f"unknown function {name}")
+
+
+def _is_vector(v) -> bool:
+    shape = np.shape(v)
+    return len(shape) == 2 and 1 in shape
+
+
+def _arity(name, args, n):
+    if len(args) != n:
+        raise EvalError(f"{name} takes {n} argument{'s' if n > 1 else ''}, got {len(args)}")
+
+
+def _elementwise(f):
+    vectorised = np.vectorize(f, otypes=[object])
+    return lambda x: vectorised(x) if isinstance(x, np.ndarray) else f(x)
+
+
+def _indicator(relation):
+    return sp.Piecewise((1, relation), (0, True))
+
+
+class SymBackend(Backend):
+    """Exact SymPy, entry by entry: arrays are NumPy object arrays of SymPy expressions."""
+
+    name = "sympy"
+
+    def number(self, value):
+        return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+    def constant(self, name):
+        return sp.pi if name == "pi" else sp.E
+
+    def binop(self, op, a, b):
+        if op == "@":
+            if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+                raise EvalError("@ needs two arrays; use * to scale by a number")
+            return np.matmul(a, b)
+        ufunc = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide,
+                 "**": np.power}[op]
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return ufunc(_obj(a), _obj(b))
+        return {"+": operator.add, "-": operator.sub, "*": operator.mul,
+                "/": operator.truediv, "**": operator.pow}[op](sp.sympify(a), sp.sympify(b))
+
+    def compare(self, op, a, b):
+        return np.vectorize(lambda x, y: _indicator(op(x, y)), otypes=[object])(a, b) \
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else _indicator(op(a, b))
+
+    def transpose(self, a):
+        return a.T if isinstance(a, np.ndarray) else a
+
+    def index(self, a, index):
+        if not isinstance(a, np.ndarray):
+            raise EvalError("a number cannot be indexed")
+        return a[index]
+
+    def array(self, items):
+        out = np.empty(len(items), dtype=object)
+        if items and isinstance(items[0], np.ndarray):
+            return np.array([list(i) if i.ndim else i for i in items], dtype=object)
+        out[:] = items
+        return out
+
+    def call(self, name, args, kwargs):
+        if name in ("sum", "mean"):
+            arr = _obj(args[0])
+            axis, keep = kwargs.get("axis"), bool(kwargs.get("keepdims", False))
+            total = np.sum(arr, axis=axis, keepdims=keep)
+            if name == "mean":
+                count = arr.size if axis is None else arr.shape[axis]
+                total = total / sp.Integer(count)
+            return total if isinstance(total, np.ndarray) and total.ndim else sp.sympify(
+                total.item() if isinstance(total, np.ndarray) else total)
+        if name in ("max", "maximum", "min", "minimum"):
+            pick = sp.Max if name.startswith("max") else sp.Min
+            if len(args) == 1:
+                return pick(*_obj(args[0]).ravel())
+            return np.vectorize(lambda x, y: pick(x, y), otypes=[object])(args[0], args[1]) \
+                if any(isinstance(a, np.ndarray) for a in args) else pick(args[0], args[1])
+        unary = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
+                 "tan": sp.tan, "tanh": sp.tanh, "abs": sp.Abs,
+                 "sigmoid": lambda x: 1 / (1 + sp.exp(-x)), "sigma": lambda x: 1 / (1 + sp.exp(-x)),
+                 "relu": lambda x: sp.Max(x, 0), "step": lambda x: _indicator(x > 0)}
+        if name in unary:
+            _arity(name, args, 1)
+            return _elementwise(unary[name])(args[0])
+        if name == "transpose":
+            return self.transpose(args[0])
+        if name == "diag":
+            _arity(name, args, 1)
+            v = _obj(args[0])
+            v = v.ravel() if v.ndim == 2 and 1 in v.shape else v
+            if v.ndim == 1:
+                out = np.full((v.size, v.size), sp.Integer(0), dtype=object)
+                out[np.arange(v.size), np.arange(v.size)] = v
+                return out
+            return np.diag(v)
+        if name == "outer":
+            return np.outer(_obj(args[0]), _obj(args[1]))
+        if name == "dot":
+            return np.dot(_obj(args[0]), _obj(args[1]))
+        if name == "where":
+            _arity(name, args, 3)
+            return np.vectorize(_where, otypes=[object])(*args) \
+                if any(isinstance(a, np.ndarray) for a in args) else _where(*args)
+        raise EvalError(f"unknown function {name}")
+
+
+def _where(c, a, b):
+    if isinstance(c, sp.Piecewise) and len(c.args) == 2 and c.args[0][0] == 1 and c.args[1][0] == 0:
+        return sp.Piecewise((a, c.args[0][1]), (b, True))
+    return c * a + (1 - c) * b
+
+
+def _obj(a):
+    if isinstance(a, np.ndarray):
+        return a
+    return np.array(sp.sympify(a), dtype=object)
+
+
+class MatrixBackend(SymBackend):
+    """SymPy matrix symbols of symbolic sizes: matrix products, sums, transposes, scalars; no more."""
+
+    name = "matrix symbols"
+
+    def binop(self, op, a, b):
+        a_mat, b_mat = isinstance(a, sp.MatrixExpr), isinstance(b, sp.MatrixExpr)
+        if op == "@":
+            if not (a_mat and b_mat):
+                raise EvalError("@ needs two arrays; use * to scale by a number")
+            if a.shape[1] != b.shape[0] and sp.simplify(a.shape[1] - b.shape[0]) != 0:
+                raise EvalError(f"the inner sizes {a.shape[1]} and {b.shape[0]} differ")
+            return sp.MatMul(a, b)
+        if op in "+-":
+            if a_mat != b_mat or a_mat and tuple(a.shape) != tuple(b.shape):
+                raise Unsupported("a sum of arrays of different shapes (broadcasting)")
+            return a + b if op == "+" else a - b
+        if op == "*":
+            if a_mat and b_mat:
+                raise Unsupported("an entrywise product")
+            return a * b
+        if op == "/" and not b_mat:
+            return a * (1 / b) if a_mat else a / b
+        raise Unsupported(f"{op} on matrix symbols")
+
+    def compare(self, op, a, b):
+        raise Unsupported("a mask")
+
+    def transpose(self, a):
+        return a.T if isinstance(a, sp.MatrixExpr) else a
+
+    def index(self, a, index):
+        raise Unsupported("indexing")
+
+    def array(self, items):
+        raise Unsupported("a literal array")
+
+    def call(self, name, args, kwargs):
+        if name == "transpose":
+            return self.transpose(args[0])
+        raise Unsupported(f"{name}()")

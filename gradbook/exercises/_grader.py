@@ -1,0 +1,230 @@
+"""grade(): is a student's formula right, who settled it (SymPy or JAX), and if wrong, how.
+
+Proof first: SymPy, with the exercise's definitions in scope. When SymPy cannot decide, the
+numbers do: the answer against jax.grad (or jax.jacobian) of the exercise's function in
+float64, at the worked example and seeded random points, by the project's autodiff tolerance;
+at a tie of a max, against the document's convention. A wrong answer gets a named diagnosis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._display import show
+from ..checks._tolerance import autodiff_bound
+from ._answer import Answer, NoAnswer, WrongCount, as_arrays, call_function, normalise
+from ._bank import Exercise, lookup
+from ._evaluate import EvalError, JaxBackend, run
+from ._parse import AutodiffUsed, ParseError, parse
+from ._scope import evaluate_at, jax_scope, truth
+
+GRADE_MIME = "application/vnd.gradbook.grade+json"  # how a kernel hands a grade to the grader
+
+
+@dataclass
+class Feedback:
+    """The verdict on one answer: passed or not, the named diagnosis, and what to tell the student."""
+
+    exercise: str
+    passed: bool
+    message: str
+    diagnosis: str | None = None
+    settled_by: str | None = None
+    points: list = field(default_factory=list)
+    _shown: bool = field(default=False, repr=False, compare=False)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def to_json(self) -> dict:
+        """The record the score table is made of."""
+        return {"id": self.exercise, "passed": self.passed, "diagnosis": self.diagnosis,
+                "settled_by": self.settled_by, "feedback": self.message}
+
+    def _headline(self) -> str:
+        if self.passed:
+            return f"right ({self.settled_by})" if self.settled_by else "right"
+        return self.diagnosis or "not right"
+
+    def __repr__(self) -> str:
+        mark = "✓" if self.passed else "✗"
+        return f"{mark} {self.exercise}: {self._headline()}\n  " + self.message.replace("\n", "\n  ")
+
+    def _repr_markdown_(self) -> str:
+        mark = "✓" if self.passed else "✗"
+        body = self.message.replace("\n", "  \n")
+        if "\n    " in self.message:  # a parse error shows the formula with a caret
+            body = "\n```\n" + self.message + "\n```"
+        return f"{mark} **`{self.exercise}`** · {self._headline()} — {body}"
+
+    def _ipython_display_(self):
+        if not self._shown:
+            from IPython.display import display
+
+            display({"text/markdown": self._repr_markdown_(), "text/plain": repr(self),
+                     GRADE_MIME: self.to_json()}, raw=True)
+
+
+def grade(exercise_id, answer) -> Feedback:
+    """Grade an answer to an exercise: a string of plain math, a SymPy expression, or a function.
+
+    `grade("kang.5.bce_logit", "yhat - y")`. The feedback shows itself (in a notebook, or as a
+    printed line in a script) and is returned; it is truthy when the answer is right.
+    """
+    feedback = check(exercise_id, answer)
+    show(feedback)
+    feedback._shown = True
+    return feedback
+
+
+def check(exercise_id, answer) -> Feedback:
+    """The verdict on an answer, without showing it (the grading harness shows its own)."""
+    ex = exercise_id if isinstance(exercise_id, Exercise) else lookup(exercise_id)
+    return grader(ex).judge(answer)
+
+
+_GRADERS: dict = {}
+
+
+def grader(ex: Exercise) -> "Grader":
+    """One grader per exercise, so that the reference numbers are computed once."""
+    key = repr(ex.to_dict())
+    if key not in _GRADERS:
+        _GRADERS[key] = Grader(ex)
+    return _GRADERS[key]
+
+
+class Grader:
+    """Everything an exercise's verdicts need: its points, and autodiff's answer at each."""
+
+    def __init__(self, ex: Exercise):
+        self.ex = ex
+        self.n = len(ex.wrt) if ex.kind == "grad" else 1
+        self.reference = parse(ex.answer, ex.names() | ex.functions())
+        example = ex.example_point()
+        self.points = ([(f"the worked example ({_describe(example)})", example)] if example else [])
+        self.points += [(f"random point {i + 1} ({_describe(p)})", p)
+                        for i, p in enumerate(ex.random_points(3))]
+        self._truth: dict = {}
+
+    # --- the numbers -------------------------------------------------------------------------
+
+    def truth(self, label: str, point: dict) -> tuple:
+        """autodiff's answer at a point (cached); at a tie, the reference answer's value."""
+        if label not in self._truth:
+            if label.startswith("a tie"):
+                value = as_arrays(evaluate_at(self.ex, self.ex.answer, point), self.n)
+            else:
+                value = tuple(np.asarray(t, dtype=np.float64) for t in truth(self.ex, point))
+            self._truth[label] = value
+        return self._truth[label]
+
+    def ties(self) -> list:
+        """The exercise's tie points, labelled."""
+        return [(f"a tie ({_describe(p)})", p) for p in self.ex.tie_points()]
+
+    def student(self, answer: Answer, point: dict, tree=None, extra: dict | None = None) -> tuple:
+        """The answer's value at a point, as float64 arrays (`tree` replaces the formula)."""
+        env, fns = jax_scope(self.ex, point)
+        env.update(extra or {})
+        if answer.formula is not None or tree is not None:
+            value = run(tree or answer.formula.tree, JaxBackend(), env, fns)
+        else:
+            try:
+                value = call_function(answer, env)
+            except AutodiffUsed:
+                raise
+            except Exception as error:  # noqa: BLE001 - a student's function may raise anything
+                raise EvalError(f"the function raised {type(error).__name__}: {error}") from None
+        return as_arrays(value, self.n)
+
+    # --- the verdict -------------------------------------------------------------------------
+
+    def judge(self, raw) -> Feedback:
+        """Normalise, prove, compute, diagnose."""
+        ex = self.ex
+        try:
+            answer = normalise(ex, raw)
+        except NoAnswer as error:
+            return Feedback(ex.id, False, str(error), "no answer")
+        except ParseError as error:
+            return Feedback(ex.id, False, error.explain(), "could not read the answer")
+        except AutodiffUsed as error:
+            return Feedback(ex.id, False, str(error), "uses autodiff")
+        from ._prove import prove
+
+        proof = prove(ex, answer)
+        if proof:
+            return Feedback(ex.id, True, f"{proof}.", settled_by="SymPy")
+        return self._by_numbers(answer)
+
+    def _by_numbers(self, answer: Answer) -> Feedback:
+        from ._diagnose import diagnose
+
+        ex = self.ex
+        try:
+            results = [(label, self.student(answer, p), self.truth(label, p))
+                       for label, p in self.points + self.ties()]
+        except AutodiffUsed as error:
+            return Feedback(ex.id, False, str(error), "uses autodiff")
+        except (EvalError, WrongCount, ArithmeticError, TypeError, ValueError, IndexError) as error:
+            return diagnose(self, answer, error)
+        if all(close(a, b) for _, mine, theirs in results for a, b in zip(mine, theirs)):
+            worst = max(_error(a, b) for _, mine, theirs in results for a, b in zip(mine, theirs))
+            bound = max(autodiff_bound(a, b) for _, m, t in results for a, b in zip(m, t))
+            what = "jax.grad" if ex.kind == "grad" else "jax.jacobian"
+            where = _where(self.points)
+            ties = f" and the document's convention at {len(self.ties())} tie(s)" if ex.ties else ""
+            return Feedback(ex.id, True,
+                            f"SymPy could not decide; in float64 it agrees with {what} at "
+                            f"{where}{ties} (largest |Δ| {worst:.1e}, allowed {bound:.1e}).",
+                            settled_by="JAX")
+        return diagnose(self, answer, results)
+
+
+def close(mine, theirs) -> bool:
+    """Equal by the autodiff tolerance, after a harmless reshape ((n, 1) against (n,))."""
+    mine = fit(mine, theirs)
+    if mine.shape != theirs.shape:
+        return False
+    return bool(np.all(np.isfinite(mine))) and _error(mine, theirs) <= autodiff_bound(mine, theirs)
+
+
+def fit(mine, theirs):
+    """`mine` reshaped like `theirs` when they differ only by axes of length one."""
+    mine = np.asarray(mine, dtype=np.float64)
+    if mine.shape != theirs.shape and mine.size == theirs.size and \
+            tuple(d for d in mine.shape if d != 1) == tuple(d for d in theirs.shape if d != 1):
+        return mine.reshape(theirs.shape)
+    return mine
+
+
+def _error(a, b) -> float:
+    a = fit(a, b)
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.max(np.abs(a - b), initial=0.0))
+
+
+def _where(points) -> str:
+    example = any(label.startswith("the worked") for label, _ in points)
+    randoms = sum(label.startswith("random") for label, _ in points)
+    parts = (["the worked example"] if example else []) + [f"{randoms} seeded random points"]
+    return " and ".join(parts)
+
+
+def _describe(point: dict) -> str:
+    """A point in words: scalars and small arrays by value, larger arrays by shape."""
+    parts = []
+    for name, value in point.items():
+        if isinstance(value, float) or np.ndim(value) == 0:
+            parts.append(f"{name} = {float(value):.4g}")
+        elif np.size(value) <= 4:
+            shape = np.shape(value)
+            flat = np.array2string(np.ravel(value), precision=4, separator=", ")
+            suffix = f" ({'×'.join(map(str, shape))})" if len(shape) > 1 else ""
+            parts.append(f"{name} = {flat}{suffix}")
+        else:
+            parts.append(f"{name} ({'×'.join(map(str, np.shape(value)))})")
+    return ", ".join(parts)

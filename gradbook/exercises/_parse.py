@@ -1,0 +1,222 @@
+"""Reading an answer written in plain math: a whitelisted Python expression, or a clear error.
+
+The language is NumPy's: `@` is the matrix product, `*` the entrywise product, `x.T` a
+transpose, `a > 0` a 0/1 mask. `^` means a power, and the Unicode spellings of a lecture
+note (ŷ, σ, δ, ᵀ, ·, −, ⊙) are accepted. Anything else is refused with the position and a hint.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+from dataclasses import dataclass
+
+# Spellings replaced before parsing: (what a student may type, what Python reads).
+UNICODE = (("−", "-"), ("·", "*"), ("⋅", "*"), ("⊙", "*"), ("×", "*"), ("ᵀ", ".T"),
+           ("ŷ", "yhat"), ("σ", "sigma"), ("δ", "delta"), ("Δ", "Delta"), ("^", "**"),
+           ("²", "**2"))
+FUNCTIONS = frozenset({
+    "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "abs", "sigmoid", "sigma", "relu", "max",
+    "maximum", "min", "minimum", "sum", "mean", "outer", "diag", "where", "step", "dot",
+    "transpose"})
+METHODS = frozenset({"sum", "mean", "dot", "transpose"})
+CONSTANTS = frozenset({"pi", "E"})
+MODULES = frozenset({"np", "jnp", "numpy", "sp", "sympy", "math"})
+AUTODIFF = frozenset({"grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian",
+                      "value_and_grad", "linearize", "backward", "autograd", "torch",
+                      "Derivative", "diff"})
+_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name,
+          ast.Constant, ast.Tuple, ast.List, ast.Subscript, ast.Attribute, ast.Slice,
+          ast.keyword, ast.Load, ast.operator, ast.unaryop, ast.cmpop)
+_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.USub, ast.UAdd,
+        ast.Gt, ast.GtE, ast.Lt, ast.LtE)
+
+
+class ParseError(ValueError):
+    """An answer that could not be read: where (1-based column in what was typed), and a hint."""
+
+    def __init__(self, text: str, position: int | None, problem: str, hint: str = ""):
+        self.text, self.position, self.problem, self.hint = text, position, problem, hint
+        super().__init__(self.explain())
+
+    def explain(self) -> str:
+        """The message a student sees: the problem, the formula with a caret, and the hint."""
+        where = f" at position {self.position}" if self.position else ""
+        lines = [f"could not read the answer{where}: {self.problem}"]
+        if self.position and "\n" not in self.text:
+            lines += [f"    {self.text}", "    " + " " * (self.position - 1) + "^"]
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class AutodiffUsed(ValueError):
+    """An answer that asks autodiff for the gradient instead of stating a formula."""
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed answer: the text as typed and its checked syntax tree."""
+
+    text: str
+    tree: ast.Expression
+
+    def names(self) -> set[str]:
+        """Every variable name the formula reads."""
+        return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
+
+
+def parse(text: str, known: set[str] | frozenset[str]) -> Formula:
+    """Parse `text`; `known` are the names it may use (inputs, definitions, sizes)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ParseError(str(text), None, "the answer is empty", "write a formula, e.g. \"yhat - y\"")
+    normal, origin = _normalise(text)
+    try:
+        tree = ast.parse(normal.strip(), mode="eval")
+    except SyntaxError as error:
+        lead = len(normal) - len(normal.lstrip())
+        column = (error.offset or 1) - 1 + lead
+        raise ParseError(text, _at(origin, column), _syntax_problem(error),
+                         _syntax_hint(normal, column, error)) from None
+    shift = len(normal) - len(normal.lstrip())
+    _check(text, tree, origin, shift, set(known))
+    return Formula(text, tree)
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """Replace Unicode spellings; return the new text and, per character, its original column."""
+    out, origin, i = [], [], 0
+    while i < len(text):
+        for old, new in UNICODE:
+            if text.startswith(old, i):
+                out.append(new)
+                origin += [i] * len(new)
+                i += len(old)
+                break
+        else:
+            out.append(text[i])
+            origin.append(i)
+            i += 1
+    origin.append(len(text))
+    return "".join(out), origin
+
+
+def _at(origin: list[int], column: int) -> int:
+    return origin[max(0, min(column, len(origin) - 1))] + 1
+
+
+def _syntax_problem(error: SyntaxError) -> str:
+    message = error.msg.replace("invalid syntax. ", "")
+    if "was never closed" in message:
+        return message.replace("'", '"') + " (a bracket is not closed)"
+    if message.startswith("unmatched"):
+        return message.replace("'", '"') + " (a closing bracket without an opening one)"
+    if "unexpected EOF" in message or "incomplete input" in message:
+        return "the formula ends too early"
+    if message.startswith("Perhaps you forgot a comma"):
+        return "two things stand side by side with nothing between them"
+    return message
+
+
+def _syntax_hint(text: str, column: int, error: SyntaxError) -> str:
+    near = text[max(0, column - 3):column + 3]
+    if re.search(r"\d\s*[A-Za-z(]|\)\s*[A-Za-z0-9(]|[A-Za-z_]\w*\s+[A-Za-z_(]", near) or \
+            "forgot a comma" in error.msg:
+        return "is a * missing? Products are written out: 2*x, sigma(s)*(1 - sigma(s)), W.T @ g"
+    if "never closed" in error.msg or "unexpected EOF" in error.msg:
+        return "count the brackets: every ( needs its )"
+    if "=" in text:
+        return "write only the right-hand side, e.g. \"yhat - y\", not \"dL/ds = yhat - y\""
+    return "write the formula as Python/NumPy would: * and @ for products, ** or ^ for powers"
+
+
+def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[str]) -> None:
+    """Refuse every construct outside the language, naming it and where it is."""
+    allowed_names = known | FUNCTIONS | CONSTANTS | MODULES
+
+    def fail(node, problem, hint=""):
+        column = getattr(node, "col_offset", None)
+        raise ParseError(text, None if column is None else _at(origin, column + shift), problem, hint)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in AUTODIFF or \
+                isinstance(node, ast.Attribute) and node.attr in AUTODIFF:
+            raise AutodiffUsed(f"the answer calls {ast.unparse(node)}: state the formula "
+                               "instead; autodiff is what the grader checks it against")
+    for node in ast.walk(tree):
+        if not isinstance(node, _NODES) or isinstance(node, (ast.operator, ast.unaryop, ast.cmpop)) \
+                and not isinstance(node, _OPS):
+            what = type(node).__name__
+            hints = {"BoolOp": "combine masks with *, e.g. (a > 0) * (b > 0)",
+                     "Lambda": "write the formula itself; to give a function, pass a Python "
+                               "function to grade() instead of a string",
+                     "IfExp": "use where(condition, a, b)", "Eq": "use a mask such as (x > 0)",
+                     "NotEq": "use a mask such as (x > 0)", "BitXor": "write powers as ** or ^"}
+            fail(node, f"{_describe(node)} is not part of a formula", hints.get(what, ""))
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)) \
+                and node.value not in (True, False, None):
+            fail(node, f"{node.value!r} is not a number", "write the formula without quotes")
+        if isinstance(node, ast.Compare) and len(node.ops) > 1:
+            fail(node, "a chained comparison", "write one comparison per mask: (a > 0) * (a < 1)")
+        if isinstance(node, ast.Attribute):
+            _check_attribute(node, fail)
+        if isinstance(node, ast.Call):
+            _check_call(node, fail, known)
+        if isinstance(node, ast.Name) and node.id not in allowed_names:
+            close = difflib.get_close_matches(node.id, sorted(known | FUNCTIONS), n=1)
+            names = ", ".join(sorted(known)) or "(none)"
+            fail(node, f"unknown name {node.id!r}",
+                 (f"did you mean {close[0]!r}? " if close else "") + f"the names you can use are {names}")
+        if isinstance(node, ast.Name) and node.id in MODULES and not _is_prefix(tree, node):
+            fail(node, f"{node.id!r} is a module, not a value")
+
+
+def _check_attribute(node: ast.Attribute, fail) -> None:
+    if isinstance(node.value, ast.Name) and node.value.id in MODULES:
+        if node.attr not in FUNCTIONS | CONSTANTS | {"e"}:
+            fail(node, f"{ast.unparse(node)} is not one of the functions a formula may use",
+                 f"the functions are {', '.join(sorted(FUNCTIONS))}")
+        return
+    if node.attr not in {"T"} | METHODS:
+        fail(node, f".{node.attr} is not supported", "use .T for a transpose, or .sum(axis=0)")
+
+
+def _check_call(node: ast.Call, fail, known: set[str]) -> None:
+    func = node.func
+    if isinstance(func, ast.Name):
+        if func.id not in FUNCTIONS and func.id not in known:
+            close = difflib.get_close_matches(func.id, sorted(FUNCTIONS | known), n=1)
+            fail(node, f"{func.id}(...) is not a known function",
+                 (f"did you mean {close[0]!r}? " if close else "") +
+                 f"the functions are {', '.join(sorted(FUNCTIONS))}")
+    elif isinstance(func, ast.Attribute):
+        if func.attr == "T":
+            fail(node, "x.T is not called", "write x.T, not x.T()")
+    else:
+        fail(node, "only named functions can be called")
+    for kw in node.keywords:
+        if kw.arg not in ("axis", "keepdims"):
+            fail(kw.value, f"the keyword {kw.arg}= is not supported", "only axis= and keepdims=")
+
+
+def _is_prefix(tree: ast.AST, name: ast.Name) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.value is name for n in ast.walk(tree))
+
+
+def _describe(node) -> str:
+    return {"BoolOp": "and/or", "Lambda": "a lambda", "IfExp": "an if-expression",
+            "ListComp": "a list comprehension", "GeneratorExp": "a generator",
+            "Eq": "==", "NotEq": "!=", "BitXor": "^ (exclusive or)", "BitAnd": "&",
+            "BitOr": "|", "Mod": "%", "FloorDiv": "//", "Dict": "a dict", "Set": "a set",
+            "Starred": "*unpacking", "NamedExpr": ":="}.get(type(node).__name__,
+                                                            type(node).__name__)
+
+
+def function_name(node: ast.AST) -> str | None:
+    """The function a call names: exp for exp(x), np.exp(x) and jnp.exp(x)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+            node.value.id in MODULES:
+        return node.attr
+    return None

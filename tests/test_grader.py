@@ -1,0 +1,240 @@
+"""The grader: every exercise's own answer passes, and each common mistake, made by mutating that
+answer, is rejected under its name. Also the three forms of an answer, parse errors, autodiff."""
+import ast
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from gradbook.exercises._bank import bank
+from gradbook.exercises._grader import check, grade
+from gradbook.exercises._scope import evaluate_at, truth
+
+EXERCISES = bank()
+IDS = sorted(EXERCISES)
+
+
+def mutate_first_part(answer: str, wrap) -> str:
+    """The answer with its first part (of a tuple) replaced by wrap(part)."""
+    tree = ast.parse(answer, mode="eval").body
+    if isinstance(tree, ast.Tuple):
+        parts = [ast.unparse(e) for e in tree.elts]
+        parts[0] = wrap(parts[0])
+        return "(" + ", ".join(parts) + ")"
+    return wrap(answer)
+
+
+# --- each exercise's own answer, and the mistakes every exercise can be checked for --------------
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_the_notebooks_own_answer_passes(exercise_id):
+    feedback = check(exercise_id, EXERCISES[exercise_id].answer)
+    assert feedback.passed, feedback
+    assert feedback.settled_by in ("SymPy", "JAX")
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_a_flipped_sign_is_diagnosed(exercise_id):
+    wrong = mutate_first_part(EXERCISES[exercise_id].answer, lambda p: f"-({p})")
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "flipped sign", feedback
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_an_extra_constant_factor_is_diagnosed(exercise_id):
+    wrong = mutate_first_part(EXERCISES[exercise_id].answer, lambda p: f"3*({p})")
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "missing or extra constant factor", feedback
+    assert "3 times" in feedback.message
+
+
+WITH_TRANSPOSE = [i for i in IDS if ".T" in EXERCISES[i].answer]
+
+
+@pytest.mark.parametrize("exercise_id", WITH_TRANSPOSE)
+def test_a_missing_transpose_is_diagnosed(exercise_id):
+    wrong = EXERCISES[exercise_id].answer.replace(".T", "", 1)
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "missing transpose", feedback
+
+
+def _non_square_matrix_answer(exercise_id) -> bool:
+    ex = EXERCISES[exercise_id]
+    shape = np.shape(truth(ex, ex.random_points(1)[0])[0])
+    return len(shape) == 2 and shape[0] != shape[1] and min(shape) > 1
+
+
+TRANSPOSABLE = [i for i in IDS if _non_square_matrix_answer(i)]
+
+
+@pytest.mark.parametrize("exercise_id", TRANSPOSABLE)
+def test_the_answer_of_the_other_convention_is_diagnosed_as_a_convention_swap(exercise_id):
+    wrong = mutate_first_part(EXERCISES[exercise_id].answer, lambda p: f"({p}).T")
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "row/column convention swap", feedback
+
+
+WITH_EXAMPLE = [i for i in IDS if EXERCISES[i].example]
+
+
+@pytest.mark.parametrize("exercise_id", WITH_EXAMPLE)
+def test_the_worked_examples_numbers_instead_of_a_formula_are_diagnosed(exercise_id):
+    ex = EXERCISES[exercise_id]
+    value = evaluate_at(ex, ex.answer, ex.example_point())
+    parts = value if isinstance(value, tuple) else (value,)
+    literal = [np.round(np.asarray(p, dtype=float), 4).tolist() for p in parts]
+    wrong = repr(tuple(literal)) if len(parts) > 1 else repr(literal[0])
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "right only at the worked example", feedback
+
+
+# --- the mistakes that belong to particular exercises ---------------------------------------------
+
+@pytest.mark.parametrize("exercise_id, wrong", [
+    ("kang.10.batch.b", "G"),
+    ("kang.10.batch.b", "G[0]"),
+    ("jin.grads.b", "(y_pred - y)/N"),
+    ("deriv.batch.b", "Delta / B"),
+])
+def test_a_bias_gradient_not_summed_over_the_batch_is_diagnosed(exercise_id, wrong):
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "unsummed bias over the batch", feedback
+
+
+@pytest.mark.parametrize("exercise_id, wrong", [
+    ("jin.relu_mask", "(((h >= 0) * G) @ w1.T, x.T @ ((h >= 0) * G))"),
+    ("jin.relu_mask", "(((x > 0) * G) @ w1.T, x.T @ ((x > 0) * G))"),
+    ("jin.grads.w1", "x.T @ ((((y_pred - y)/N) @ w2.T) * (h >= 0))"),
+    ("kang.8.relu_jacobian", "diag(z >= 0)"),
+])
+def test_a_relu_mask_from_the_wrong_quantity_is_diagnosed(exercise_id, wrong):
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "ReLU mask from the wrong quantity", feedback
+
+
+WITH_TIES = [i for i in IDS if EXERCISES[i].ties]
+
+
+@pytest.mark.parametrize("exercise_id", WITH_TIES)
+def test_the_wrong_side_of_a_max_tie_is_diagnosed(exercise_id):
+    wrong = EXERCISES[exercise_id].answer.replace(">", ">=", 1)
+    feedback = check(exercise_id, wrong)
+    assert not feedback.passed and feedback.diagnosis == "wrong side of a max tie", feedback
+
+
+def test_a_mask_read_off_the_output_with_a_strict_test_is_right():
+    feedback = check("jin.relu_mask", "(((h > 0) * G) @ w1.T, x.T @ ((h > 0) * G))")
+    assert feedback.passed and feedback.settled_by == "JAX", feedback
+
+
+def test_any_other_wrong_answer_differs_at_points_with_the_numbers():
+    feedback = check("once.chain", "(v + cos(u))*y")  # one of the two paths dropped
+    assert not feedback.passed and feedback.diagnosis == "differs at these points", feedback
+    assert "random point 1" in feedback.message and "the gradient is" in feedback.message
+
+
+def test_a_missing_one_over_n_is_named_as_the_batch_size():
+    feedback = check("jin.chain.delta", "y_pred - y")
+    assert feedback.diagnosis == "missing or extra constant factor"
+    assert "a factor N too many" in feedback.message
+
+
+# --- proof first, numbers when SymPy cannot decide -------------------------------------------------
+
+def test_an_equivalent_form_is_proven_by_sympy_with_the_definitions_written_out():
+    feedback = check("kang.5.sigmoid", "exp(-s)/(1 + exp(-s))^2")
+    assert feedback.passed and feedback.settled_by == "SymPy"
+    assert "definitions written out" in feedback.message
+
+
+def test_a_matrix_answer_is_proven_for_every_size_where_the_notebook_proves_it_so():
+    feedback = check("kang.9.affine.x", "(g.T @ W).T")
+    assert feedback.passed and "for every size (symbolic d_z, d_x)" in feedback.message
+
+
+def test_a_sympy_expression_is_accepted():
+    y, yhat = sp.symbols("y y_hat")
+    assert check("kang.5.bce_logit", yhat - y).passed
+    d_z, d_x = sp.symbols("d_z d_x", integer=True, positive=True)
+    W, g = sp.MatrixSymbol("W", d_z, d_x), sp.MatrixSymbol("g", d_z, 1)
+    assert check("kang.9.affine.x", W.T * g).passed
+    assert check("kang.9.affine.x", W * g).diagnosis == "missing transpose"
+
+
+def test_a_python_function_of_the_named_inputs_is_accepted_and_settled_by_jax():
+    import jax.numpy as jnp
+
+    def answer(s, y):
+        return 1 / (1 + jnp.exp(-s)) - y
+
+    feedback = check("kang.5.bce_logit", answer)
+    assert feedback.passed and feedback.settled_by == "JAX", feedback
+    assert check("kang.5.bce_logit", lambda s, y: y - 1 / (1 + jnp.exp(-s))).diagnosis == "flipped sign"
+
+
+def test_a_function_with_parameters_that_are_not_inputs_is_refused():
+    feedback = check("kang.5.bce_logit", lambda score, label: score - label)
+    assert feedback.diagnosis == "could not read the answer" and "parameters" in feedback.message
+
+
+# --- answers that are not formulas ------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", ["jax.grad(loss)(s, y)", "grad(f)(s)", "torch.sigmoid(s) - y"])
+def test_a_string_that_calls_autodiff_is_rejected_as_such(answer):
+    feedback = check("kang.5.bce_logit", answer)
+    assert feedback.diagnosis == "uses autodiff", feedback
+
+
+def test_a_function_that_calls_autodiff_is_rejected_as_such():
+    import jax
+
+    def loss(s, y):
+        return -(y * jax.numpy.log(jax.nn.sigmoid(s)) + (1 - y) * jax.numpy.log(1 - jax.nn.sigmoid(s)))
+
+    def answer(s, y):
+        return jax.grad(loss)(s, y)
+
+    def indirect(s, y):
+        return answer(s, y)
+
+    assert check("kang.5.bce_logit", answer).diagnosis == "uses autodiff"
+    assert check("kang.5.bce_logit", indirect).diagnosis == "uses autodiff"
+
+
+@pytest.mark.parametrize("answer, position, hint", [
+    ("sigma(s)*(1 - sigma(s)", 10, "every ( needs its )"),
+    ("2s*(1 - sigma(s))", 1, "is a * missing"),
+    ("sigma(s)*(1 - sgma)", 15, "did you mean 'sigma'"),
+    ("sigma(s) if s > 0 else 0", 1, "where(condition, a, b)"),
+])
+def test_a_parse_error_gives_the_position_and_a_hint_and_no_traceback(answer, position, hint):
+    feedback = check("kang.5.sigmoid", answer)
+    assert feedback.diagnosis == "could not read the answer"
+    assert f"at position {position}" in feedback.message and hint in feedback.message
+    assert "Traceback" not in feedback.message and "^" in feedback.message
+
+
+def test_unicode_spellings_of_a_lecture_note_are_read():
+    assert check("kang.5.sigmoid", "σ(s)·(1 − σ(s))").passed
+    assert check("kang.9.affine.x", "Wᵀ @ g").passed
+
+
+def test_a_placeholder_answer_is_no_answer_yet():
+    assert check("kang.5.sigmoid", ...).diagnosis == "no answer"
+
+
+def test_one_formula_where_a_tuple_is_asked_is_a_wrong_shape():
+    feedback = check("kang.5.logreg", "(yhat - y)*x")
+    assert feedback.diagnosis == "wrong shape" and "3 formulas" in feedback.message
+
+
+def test_an_unknown_exercise_suggests_the_nearest():
+    with pytest.raises(KeyError, match="did you mean 'kang.5.bce_logit'"):
+        check("kang.5.bce_logt", "yhat - y")
+
+
+def test_grade_shows_its_feedback_in_a_script_and_is_truthy_when_right(capsys):
+    assert grade("kang.5.bce_logit", "yhat - y")
+    assert not grade("kang.5.bce_logit", "y - yhat")
+    out = capsys.readouterr().out
+    assert "✓ kang.5.bce_logit: right (SymPy)" in out and "✗ kang.5.bce_logit: flipped sign" in out
