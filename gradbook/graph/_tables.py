@@ -89,8 +89,11 @@ def backward_table(staged, rules, values, grads, branches) -> Markdown:
         for local in rule.locals:
             x = sp.latex(symbol(local.input))
             part = branches[local.input][node.name]
-            rows.append(f"| ${v}$ | {up} | ${x}$ | ${local.latex}$ | "
-                        f"$\\bar{{{v}}} \\times {_local_name(v, x)}$ | {number(part)} |")
+            if node.rule.kind == "dot":  # a product's rule already contains its upstream gradient
+                slope, down = r"\text{matrix calculus}", local.latex
+            else:
+                slope, down = local.latex, rf"\bar{{{v}}} \times {_local_name(v, x)}"
+            rows.append(f"| ${v}$ | {up} | ${x}$ | ${slope}$ | ${down}$ | {number(part)} |")
             text.append(f"  {node.name:<8} -> {local.input:<8} {number(part)}")
         if rule.note:
             notes.append(f"- ${v}$: {rule.note}")
