@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 from gradbook import *
 
-verifies("conv.input", "conv.kernel", "conv.2d", "conv.stride", "conv.example")
+verifies("conv.input", "conv.kernel", "conv.2d", "conv.stride", "conv.example", "conv.machine")
 
 # %% [markdown]
 # ## The layer, and a loss that stands in for any loss
@@ -447,6 +447,56 @@ transposed = jax.lax.conv_general_dilated(g_4[None, None], w_1d[::-1][None, None
                                           lhs_dilation=(2,))[0, 0]
 check_close("conv.stride", "jax", "the input gradient by explicit dilation and by lhs_dilation",
             transposed, strided_backward(x_9, w_1d, g_4)[0])
+
+# %% [markdown]
+# ## The same backward pass, derived by machine
+#
+# Both gradients were derived above as correlations. `derive` regenerates them from the
+# forward computation alone. It is given the layer at the worked example, written as in
+# `layer_1d` with one shifted slice of the input per tap, $y = w_0\,x_{0:3} + w_1\,x_{1:4} +
+# w_2\,x_{2:5}$, where $x_{m:m+3} = (x_m, x_{m+1}, x_{m+2})$ is the window of tap $m$ (and
+# each tap $w_m$ a one-entry slice of $w$, squeezed to a number), followed by the linear loss
+# $L = \sum_i g_i\,y_i$ with the example's upstream gradient $g$ as fixed weights, so that
+# $\partial L/\partial y = g$ exactly. SymPy derives each node's local derivative from its
+# formula: a product passes back the upstream gradient times the other factor, and a slice
+# puts its gradient back where it read its entries, with zeros elsewhere ("unslice"). The
+# backward pass runs node by node, and the flipped kernel appears at the fan-out of $x$: the
+# window $x_{m:m+3}$ receives $w_m\,g$, so $x$ collects three copies of $g$, scaled by $w_0$,
+# $w_1$, $w_2$ and shifted by 0, 1 and 2 places, and their sum
+# $\sum_m w_m\,g_{j-m}$ is the full convolution of $g$ with $w$, the full correlation with the
+# flipped kernel. At the fan-out of $w$ each tap collects $\sum_i g_i\,x_{i+m}$ from its
+# window. `derive` checks the pass against JAX's backward pass, `jax.grad` and finite
+# differences at the example and at seeded points near it, and against the example's printed
+# numbers. (The drawing of the graph is left out: the edges from $x$ and $w$ to their six
+# slices cross in the middle, and their labels land on top of each other. The tables give the
+# same numbers.)
+
+# %%
+def correlation_loss(x, w, g):
+    y = named(w[0] * x[0:3] + w[1] * x[1:4] + w[2] * x[2:5], "y")
+    return jnp.sum(g * y)
+
+
+workbook = derive(correlation_loss, at=dict(x=x0, w=w0, g=g0), wrt=["x", "w"],
+                  claim="conv.machine", output="L", graph=False,
+                  printed={"y": ["-3.5", "3", "5"], "x": ["0.5", "0", "-0.5", "5", "-2"],
+                           "w": ["6", "-0.5", "-3"]})
+
+# %% [markdown]
+# The hand results at the same example against the machine's gradients: the upstream gradient
+# $g$ that the loss hands the layer; $\partial L/\partial x$ as the correlation of $g$, padded
+# with $k - 1 = 2$ zeros, with the flipped kernel (`layer_1d_backward`), and as the full
+# convolution `jnp.convolve(g, w, "full")`; and $\partial L/\partial w$ as the valid
+# correlation of $x$ with $g$.
+
+# %%
+hand = [("y", "the upstream gradient g", g0),
+        ("x", "correlate(pad(g, 2), flip(w))", dx0),
+        ("x", "the full convolution g ∗ w", jnp.convolve(g0, w0, mode="full")),
+        ("w", "correlate(x, g)", dw0)]
+for name, formula, value in hand:
+    check_close("conv.machine", "num", f"∂L/∂{name} by derive and {formula}",
+                workbook.grad(name), value)
 
 # %%
 summary()

@@ -29,7 +29,7 @@ import sympy as sp
 from gradbook import *
 
 verifies("bptt.delta", "bptt.weights", "bptt.example", "bptt.jacobians", "bptt.vanishing",
-         "bptt.exploding")
+         "bptt.exploding", "bptt.machine")
 
 # %% [markdown]
 # ## Three steps with a scalar state
@@ -529,6 +529,89 @@ check_that("bptt.exploding", "measured", rates["ρ = 3, tanh saturating"] < 1.5,
            f"saturating tanh: the fitted rate is {rates['ρ = 3, tanh saturating']:.4f} per step, "
            f"below 1.5 and far from 3; the norm stays between {saturating.min():.2f} and "
            f"{saturating.max():.1f}")
+
+# %% [markdown]
+# ## The same backward pass, derived by machine
+#
+# The recursion for $\delta_t$ and the sum over time were derived by hand above. `derive`
+# regenerates both from the forward computation alone. It is given the three steps of the
+# worked example unrolled, with the pre-activations $a_t = W h_{t-1} + U x_t + b$ and the
+# states $h_t = \tanh(a_t)$ named, and the loss $L = \tfrac12\lVert h_3 - y\rVert^2$ with
+# $y = 1$: `last_state_loss` written out for $T = 3$, at the same `example`. The numbers are
+# the $1 \times 1$ arrays of that example, so the products are written `W @ h` as in the
+# general code. (Written with plain numbers, the graph would be one of scalars, for which
+# `derive` composes each gradient into a single expression and has SymPy simplify it; for
+# three nested tanh steps that simplification did not finish in ten minutes. With the
+# products, `derive` writes the closed form as the recursion in matrix notation instead and
+# proves each product's gradient rule entry by entry.) SymPy derives each node's local
+# derivative from its formula (the tanh's is $1 - \tanh^2 a_t = 1 - h_t^2$), and the backward
+# pass runs node by node from $L$ down. The tables show this notebook's two results as they
+# arise: the gradient reaching $h_t$ is the $\delta_t$ of the recursion, passed back through
+# $W^\top$ (the loss has no term of its own at $h_1$ and $h_2$), and $W$, $U$ and $b$ fan out
+# to all three steps, so each of their gradients is the sum of three branches, one per step;
+# at $W$ these are the per-step terms $\delta_t(1 - h_t^2)\,h_{t-1}$. The pass is checked against
+# JAX's backward pass, `jax.grad` and finite differences at the example and at seeded points
+# near it, and against the example's printed numbers. (The drawing of the graph is left out:
+# the edges from $W$, $U$, $b$ and the inputs to every step cross, and their labels land on
+# top of each other. The tables give the same numbers.)
+
+# %%
+def unrolled_loss(W, U, b, h0, xs, y):
+    a1 = named(W @ h0 + U @ xs[0] + b, "a1")
+    h1 = named(jnp.tanh(a1), "h1")
+    a2 = named(W @ h1 + U @ xs[1] + b, "a2")
+    h2 = named(jnp.tanh(a2), "h2")
+    a3 = named(W @ h2 + U @ xs[2] + b, "a3")
+    h3 = named(jnp.tanh(a3), "h3")
+    return 0.5 * jnp.sum((h3 - y) ** 2)
+
+
+workbook = derive(unrolled_loss, at=dict(zip(["W", "U", "b", "h0", "xs", "y"], example)),
+                  wrt=["W", "U", "b", "h0"], claim="bptt.machine", output="L", graph=False,
+                  printed={"h1": ["0.8483"], "h2": ["-0.5196"], "h3": ["0.2357"],
+                           "∂h1": ["-0.1317"], "∂h2": ["-0.3609"], "∂h3": ["-0.7643"],
+                           "W": [["0.1332"]]})
+
+# %% [markdown]
+# The hand results at the same example against the machine's gradients: the $\delta_t$ of the
+# recursion $\delta_3 = h_3 - 1$, $\delta_{t-1} = w(1 - h_t^2)\,\delta_t$ computed above, and
+# $\delta_0 = w(1 - h_1^2)\,\delta_1$; the gradient at each pre-activation,
+# $\delta_t(1 - h_t^2)$; each of the three branches that meet at $W$ against the per-step
+# term $\delta_t(1 - h_t^2)\,h_{t-1}$, and $\partial L/\partial W$ against their sum; and
+# $\partial L/\partial U = \sum_t \delta_t(1 - h_t^2)\,x_t$ and
+# $\partial L/\partial b = \sum_t \delta_t(1 - h_t^2)$. Last, all four gradients against the
+# general backward pass `last_state_bptt` of the worked example.
+
+# %%
+def as_1x1(v):
+    return jnp.reshape(v, (1, 1))
+
+
+xs_ex = example[4][:, 0]
+pre = deltas * (1 - h_ex[1:] ** 2)  # δ_t (1 − h_t²), t = 1, 2, 3
+hand = [("h3", "δ₃ = h₃ − 1", deltas[2:3]),
+        ("h2", "δ₂ = w(1 − h₃²)δ₃", deltas[1:2]),
+        ("h1", "δ₁ = w(1 − h₂²)δ₂", deltas[0:1]),
+        ("h0", "δ₀ = w(1 − h₁²)δ₁", 0.5 * (1 - h_ex[1] ** 2) * deltas[0:1]),
+        ("a3", "δ₃(1 − h₃²)", pre[2:3]),
+        ("a2", "δ₂(1 − h₂²)", pre[1:2]),
+        ("a1", "δ₁(1 − h₁²)", pre[0:1]),
+        ("W", "the sum over time Σ δ_t(1 − h_t²)h_{t−1}", as_1x1(terms.sum())),
+        ("U", "Σ δ_t(1 − h_t²)x_t", as_1x1(jnp.sum(pre * xs_ex))),
+        ("b", "Σ δ_t(1 − h_t²)", jnp.sum(pre, keepdims=True))]
+for name, formula, value in hand:
+    check_close("bptt.machine", "num", f"∂L/∂{name} by derive and {formula}",
+                workbook.grad(name), value)
+
+through = {workbook.staged[user].inputs[1]: share
+           for user, share in workbook.branches["W"].items()}  # keyed by h_{t−1}
+for t in (1, 2, 3):
+    check_close("bptt.machine", "num", f"the branch of ∂L/∂W through step {t} by derive and "
+                f"δ_{t}(1 − h_{t}²)h_{t - 1}", through[f"h{t - 1}"], as_1x1(terms[t - 1]))
+
+for name, value in zip(["W", "U", "b", "h0"], last_state_bptt(*example)):
+    check_close("bptt.machine", "num", f"∂L/∂{name} by derive and by last_state_bptt",
+                workbook.grad(name), value)
 
 # %%
 summary()

@@ -66,6 +66,8 @@ FUNCTIONS = {
                 dict(x=0.25), {"mul"}),
     "jit_one_node": (lambda x: _square_plus_one(x) * 2.0, dict(x=0.7), {"square_plus_one"}),
     "jit_matrix_helper": (lambda W, x: jnp.sum(_affine(W, x) ** 2), dict(W=W, x=V3), {"dot_general"}),
+    "rnn_scalar_nested_tanh": (lambda w, u, h0: (jnp.tanh(w * jnp.tanh(w * h0 + u) - u) - 1.0) ** 2,
+                               dict(w=0.8, u=1.2, h0=0.3), {"tanh", "integer_pow"}),
     "mlp_4_3_2_batch_3": (_mlp, dict(W1=np.arange(12.0).reshape(3, 4) / 10 - 0.5, b1=np.array([0.1, -0.1, 0.2]),
                                      W2=np.arange(6.0).reshape(2, 3) / 5 - 0.4, b2=np.array([0.0, 0.3]),
                                      X=np.cos(np.arange(12.0)).reshape(4, 3), Y=np.eye(2)[[0, 1, 1]].T),

@@ -16,6 +16,7 @@ from ._backward import bar, symbol
 from ._tables import Markdown
 
 PROOF_SIZE = 3  # products are proven element by element with each size capped at this
+SIMPLIFY_OPS = 40  # closed forms longer than this are shown as composed, not simplified
 
 
 @dataclass
@@ -53,6 +54,8 @@ def _simplest(expr):
     """The shortest of SymPy's simplifications that SymPy can also show equal to `expr`
     (simplify() may return a form, such as cosh(s/2), that the step-by-step prover cannot
     match back; then a plainer form is used)."""
+    if sp.count_ops(expr) > SIMPLIFY_OPS:  # simplify() can run for minutes on nested tanh
+        return expr
     candidates = [sp.simplify(expr), sp.factor(expr), sp.cancel(expr)]
     for candidate in sorted(candidates, key=sp.count_ops):
         if candidate == expr or sp.expand(candidate - expr) == 0 or sp.cancel(candidate - expr) == 0:
