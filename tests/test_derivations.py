@@ -23,10 +23,11 @@ SOURCES = sorted(p for p in (ROOT / "derivations").glob("*.py") if not p.name.st
 @pytest.fixture(scope="session")
 def fresh_build(tmp_path_factory):
     """Build every notebook from scratch (no cache) into a copy of notebooks/, once."""
-    scratch = tmp_path_factory.mktemp("build") / "notebooks"
+    work = tmp_path_factory.mktemp("build")
+    scratch = work / "notebooks"
     shutil.copytree(ROOT / "notebooks", scratch, ignore=shutil.ignore_patterns("exercises"))
     options = Options(derivations=ROOT / "derivations", notebooks=scratch, force=True, jobs=2,
-                      quiet=True, lock_file=ROOT / "requirements.lock")
+                      quiet=True, lock_file=ROOT / "requirements.lock", jax_cache=work / "jax")
     outcomes = build(options, report=lambda line: None)
     return scratch, {o.name: o for o in outcomes}
 
