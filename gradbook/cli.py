@@ -134,7 +134,8 @@ def _summary_table(outcomes, ledger_path: Path | None) -> str:
         s = json.loads(ledger_path.read_text(encoding="utf-8"))["summary"]
         lines.append(f"\nledger {ledger_path.name}: {s['verified']} verified, "
                      f"{s['expected-failure']} expected failure(s), {s['failed']} failed; "
-                     f"{len(s['not_covered'])} of {s['catalog']} catalog claims not yet covered")
+                     f"{len(s['not_covered'])} of {s['catalog']} catalog claims not yet covered"
+                     + (f"; {s['own']} claim(s) declared by the derivations themselves" if s.get("own") else ""))
     return "\n".join(lines)
 
 

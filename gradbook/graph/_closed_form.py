@@ -88,8 +88,8 @@ def array_closed_form(staged, rules, wrt) -> Markdown:
         lhs = sp.latex(bar(name))
         rhs = " + ".join(branches[name])
         lines.append(rf"{lhs} &= \boxed{{{rhs}}}" if name in wrt else rf"{lhs} &= {rhs}")
-    text = "closed form (matrix notation):\n" + "\n".join(
-        f"  d{staged.output}/d{n} = {' + '.join(branches[n])}" for n in order if n in wrt)
+    text = "closed form (matrix notation, shown in the notebook) for: " + ", ".join(
+        f"d{staged.output}/d{n}" for n in order if n in wrt)
     markdown = ("#### Closed form\n\nEach gradient $\\bar v = \\partial " + out + "/\\partial v$ "
                 "is the sum over $v$'s users of what each passes down: the chain rule written "
                 "out once per node, so that every input's gradient (boxed) reads off the ones "

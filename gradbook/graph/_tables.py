@@ -101,7 +101,9 @@ def backward_table(staged, rules, values, grads, branches) -> Markdown:
     if fan_out:
         rows += ["", "Where a value is used more than once, its gradient is the sum of its branches:",
                  ""] + fan_out
-        text += [f"  fan-out: {line}" for line in fan_out]
+        text += [f"  fan-out at {name}: " + " + ".join(number(p) for p in parts.values())
+                 + f" = {number(sum(np.asarray(p, dtype=np.float64) for p in parts.values()))}"
+                 for name, parts in branches.items() if len(parts) > 1]
     if notes:
         rows += ["", "Kinks and conventions:", ""] + notes
     return Markdown("\n".join(rows), "\n".join(text))
