@@ -98,6 +98,8 @@ def build_main(argv: list[str], root: Path) -> int:
     try:
         if args.check:
             return _check(options) or _check_exercises(options, root)
+        if _write_exercises(options) == EXIT_FAILED:
+            return EXIT_FAILED
         outcomes = build(options)
     except UsageError as error:
         print(f"build.py: error: {error}", file=sys.stderr)
@@ -177,9 +179,31 @@ def _listing(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
 
 
+def _has_exercises(options: Options) -> bool:
+    return not options.only and (options.derivations.parent / "notebooks" / "exercises").is_dir()
+
+
+def _write_exercises(options: Options) -> int:
+    """A whole build makes the student notebooks too, first: the bank they write is part of the
+    cache key, so the notebooks executed next are built against the bank as it will stay."""
+    if not _has_exercises(options):
+        return EXIT_OK
+    import contextlib
+    import io
+
+    from .exercises._cli import exercises_main
+
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        code = exercises_main([], options.derivations.parent)
+    if not options.quiet or code:
+        print(said.getvalue().rstrip())
+    return code
+
+
 def _check_exercises(options: Options, root: Path) -> int:
     """--check covers the student notebooks too, when the project has them."""
-    if options.only or not (options.derivations.parent / "notebooks" / "exercises").is_dir():
+    if not _has_exercises(options):
         return EXIT_OK
     from .exercises._cli import exercises_main
 
