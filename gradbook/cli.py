@@ -88,8 +88,47 @@ def parser(root: Path) -> argparse.ArgumentParser:
     return p
 
 
+class _Stdout:
+    """stdout that goes quiet, instead of stopping the build, once its reader is gone (| head)."""
+
+    def __init__(self, stream):
+        self.stream, self.gone = stream, False
+
+    def write(self, text: str) -> int:
+        self._guard(lambda: self.stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._guard(self.stream.flush)
+
+    def _guard(self, action) -> None:
+        if self.gone:
+            return
+        try:
+            action()
+        except BrokenPipeError:
+            self.gone = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())  # quiet at exit too
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def build_main(argv: list[str], root: Path) -> int:
     """Run the build; return 0 when all is well, 1 on failures, 2 on usage errors."""
+    saved = sys.stdout
+    try:
+        saved.fileno()
+        sys.stdout = _Stdout(saved)
+    except (AttributeError, OSError, ValueError):  # a StringIO, pytest's capture: nothing to guard
+        pass
+    try:
+        return _build_command(argv, root)
+    finally:
+        sys.stdout = saved
+
+
+def _build_command(argv: list[str], root: Path) -> int:
     args = parser(root).parse_args(argv)
     options = Options(derivations=args.derivations, notebooks=args.notebooks, only=args.only,
                       execute=args.execute, force=args.force or args.check, jobs=args.jobs,

@@ -220,3 +220,17 @@ def test_ctrl_c_stops_every_kernel_and_keeps_the_previous_notebooks(tmp_path):
     assert not alive
     assert (root / "notebooks" / "good.ipynb").read_bytes() == before
     assert sorted(p.name for p in (root / "notebooks").iterdir()) == ["good.ipynb", "ledger.json"]
+
+
+def test_a_reader_that_stops_early_does_not_break_the_build(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = project(tmp_path, a=GOOD, b=GOOD, c=GOOD)
+    build_py = Path(__file__).resolve().parent.parent / "build.py"
+    command = (f"{sys.executable} {build_py} --no-execute --derivations {root / 'derivations'} "
+               f"--notebooks {root / 'notebooks'} | head -1")
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert len(list((root / "notebooks").glob("*.ipynb"))) == 3
