@@ -469,9 +469,8 @@ check_gradient("softmax.stable_loss", cross_entropy_fused, xent_gradient_stable,
 # show every number, including the fan-out at $e$, which reaches $p$ both directly and through
 # $S$. The pass is checked against JAX's backward pass, `jax.grad` and finite differences at the
 # example and at seeded points near it. The logits enter as the only input differentiated; the
-# targets are an input held fixed. (The drawing of the graph is left out: at the fan-out of
-# $e$, the labels of its two branches land on top of each other and one of the gradients
-# cannot be read. The tables give the same numbers.)
+# targets are an input held fixed. In the drawing, $e$ splits at a branch point: the level
+# branch carries its direct share to $p$, the lower one its share through $S$.
 
 # %%
 def softmax_cross_entropy(z, y):
@@ -482,7 +481,7 @@ def softmax_cross_entropy(z, y):
 
 
 workbook = derive(softmax_cross_entropy, at=dict(z=z_example, y=y_example), wrt=["z"],
-                  claim="softmax.machine", output="L", graph=False)
+                  claim="softmax.machine", output="L")
 
 # %% [markdown]
 # The hand results, evaluated from their formulas at the same example, must match what the

@@ -208,6 +208,9 @@ def _edge_svg(edge, pos, widths, texts, bend) -> list[str]:
     if bend or edge.source.startswith("copy"):  # edges leaving one point: label mid-way
         x, anchor = (x1 + x2) / 2, "middle"
         above, below = (y1 + y2) / 2 + bend / 2 - 6, (y1 + y2) / 2 + bend / 2 + 15
+        if not bend and y2 != y1:  # a branch leaving its row: both labels on its outer side,
+            step = 21 if y2 > y1 else -21  # clear of the labels of a branch that stays level
+            above, below = above + step, below + step
     else:
         slope = (y2 - y1) / max(x2 - x1, 1.0)
         x, anchor = x1 + 8, "start"
