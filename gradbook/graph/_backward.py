@@ -13,7 +13,8 @@ import numpy as np
 import sympy as sp
 
 from .._float64 import jax, jnp
-from ._stage import Constant, Node, Staged, _bind
+from ._stage import Constant, Node, Staged
+from ._trace import _bind
 
 
 @dataclass
@@ -286,14 +287,13 @@ def forward(staged: Staged, args: dict) -> dict:
 
 def jax_gradients(staged: Staged, args: dict) -> dict:
     """JAX's ∂output/∂every node in one backward pass: a zero added to each node, differentiated."""
-    values = forward(staged, args)
     keys = [n.name for n in staged.nodes if n.differentiable and n.op != "const"]
 
     def perturbed(eps):
         env = {}
         for node in staged.nodes:
             if node.op == "input":
-                v = values[node.name]
+                v = jnp.asarray(args[node.name], dtype=jnp.float64)
             elif node.op == "const":
                 v = node.value
             else:
@@ -301,7 +301,7 @@ def jax_gradients(staged: Staged, args: dict) -> dict:
             env[node.name] = v + eps[node.name] if node.name in eps else v
         return env[staged.output]
 
-    zeros = {k: jnp.zeros_like(values[k]) for k in keys}
+    zeros = {k: jnp.zeros(staged[k].shape) for k in keys}
     return jax.grad(perturbed)(zeros)
 
 

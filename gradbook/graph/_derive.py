@@ -101,8 +101,7 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
     show(forward_table(staged, rules, values))
     show(backward_table(staged, rules, values, grads, branches))
     _check_nodes(claim, staged, at, grads, branches)
-    scalar = all(n.shape == () for n in staged.nodes)
-    if scalar:
+    if staged.scalar:
         closed = scalar_closed_form(staged, rules, wrt)
         for name in wrt:
             c = closed[name]
@@ -115,7 +114,7 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
         show(array_closed_form(staged, rules, wrt))
         prove_dot_rules(claim, staged, rules)
     workbook = Workbook(staged, rules, values, grads, branches, closed)
-    _check_closed_form(claim, f, staged, rules, at, wrt, points, sample)
+    _check_closed_form(claim, f, staged, rules, values, at, wrt, points, sample)
     _check_printed(claim, workbook, printed or {})
     return workbook
 
@@ -129,7 +128,7 @@ def _claim(claim, f, staged, printed) -> str:
     """The claim to record under; a derivation's own one is declared here when missing."""
     ledger = active_ledger()
     kinds = ["jax", "fd"]
-    if all(n.shape == () for n in staged.nodes) or any(
+    if staged.scalar or any(
             n.op == "dot_general" for n in staged.nodes):
         kinds.insert(0, "sym")
     if any(not isinstance(v, Erratum) for v in (printed or {}).values()):
@@ -181,7 +180,7 @@ def _check_nodes(claim, staged, at, grads, branches) -> None:
                                        f"backward pass at the worked example")])
 
 
-def _check_closed_form(claim, f, staged, rules, at, wrt, points, sample) -> None:
+def _check_closed_form(claim, f, staged, rules, values, at, wrt, points, sample) -> None:
     """The node-by-node backward pass, as a function, against jax.grad and finite differences."""
     params = staged.inputs
 
@@ -194,7 +193,7 @@ def _check_closed_form(claim, f, staged, rules, at, wrt, points, sample) -> None
     rng_seed = zlib.crc32(claim.encode())
     draw = sample or (lambda rng: tuple(_near(np.asarray(a), rng) for a in example))
     claimed = jax.jit(claimed)  # one compile for all the points (they share their shapes)
-    if not _on_a_kink(staged, rules):
+    if not _on_a_kink(rules, values):
         check_gradient(claim, f, claimed, at=example, wrt=tuple(wrt), points=points, sample=draw,
                        seed=rng_seed)
         return
@@ -215,7 +214,7 @@ def _near(a, rng):
     return jnp.asarray(np.where(a == 0, 0.1 * rng.standard_normal(a.shape), scaled))
 
 
-def _on_a_kink(staged, rules) -> bool:
+def _on_a_kink(rules, values) -> bool:
     """Whether some node's input sits where its slope jumps (ReLU at 0, a tie of max, |0|)."""
     for rule in rules.values():
         for local in rule.locals:
@@ -226,11 +225,11 @@ def _on_a_kink(staged, rules) -> bool:
                       if isinstance(c, sp.core.relational.Relational)]
             for u in kinks:
                 names = sorted(u.free_symbols, key=lambda s: s.name)
-                at = [np.asarray(staged[s.name].value, dtype=np.float64) for s in names]
+                at = [np.asarray(values[s.name], dtype=np.float64) for s in names]
                 if np.any(np.asarray(sp.lambdify(names, u, "numpy")(*at)) == 0):
                     return True
         if rule.node.rule.kind == "max":
-            x = np.asarray(staged[rule.node.inputs[0]].value)
+            x = np.asarray(values[rule.node.inputs[0]])
             axes = tuple(rule.node.eqn.params["axes"])
             if np.any((x == np.max(x, axis=axes, keepdims=True)).sum(axis=axes) > 1):
                 return True

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ._trace import call_name
+
 # primitive -> scalar formula of its (SymPy) arguments and equation parameters
 SCALAR = {
     "add": lambda a, b, p: a + b, "sub": lambda a, b, p: a - b, "mul": lambda a, b, p: a * b,
@@ -68,17 +70,13 @@ def rule_for(eqn) -> Rule | None:
     if inner is None or not _scalar_only(inner.jaxpr):
         return None
     return Rule("elementwise", lambda args, inner=inner: compose(inner, args),
-                kink=KINK_AT_ZERO.get(call_name(eqn)))
+                kink=KINK_AT_ZERO.get(function_name(eqn)))
 
 
-def call_name(eqn) -> str:
-    """The name of the function a call or custom-derivative equation runs (relu, softplus)."""
-    name = eqn.params.get("name")
-    if not name:
-        inner = eqn.params.get("call_jaxpr") or eqn.params.get("jaxpr") or eqn.params.get("fun_jaxpr")
-        info = getattr(getattr(inner, "jaxpr", inner), "debug_info", None)
-        name = (getattr(info, "func_src_info", None) or eqn.primitive.name).split(" ")[0]
-    return str(name).strip("_") or eqn.primitive.name
+def function_name(eqn) -> str:
+    """What a call node is called in the tables: its function's name (relu), or the primitive's."""
+    prim = eqn.primitive.name
+    return str(call_name(eqn, prim)).strip("_") or prim
 
 
 def scalar_formula(eqn, args):

@@ -2,7 +2,8 @@
 
 Each node is one primitive operation of the function's jaxpr (or one jitted helper or one
 function with a custom derivative, such as jax.nn.relu), with the names of the nodes it reads,
-its value at the example, and the line of the user's function it came from.
+its shape, and the line of the user's function it came from. Values are computed afterwards,
+all at once (see _backward.forward).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import numpy as np
 from jax.extend.core import Literal
 
 from .._float64 import jax, jnp
-from ._rules import SUPPORTED, call_name, rule_for
+from ._rules import SUPPORTED, function_name, rule_for
+from ._trace import _bind
 
 # Equations that only rename or retype a value: not nodes of their own.
 ALIASES = {"name", "convert_element_type", "copy", "copy_p"}
@@ -32,7 +34,7 @@ class Node:
     name: str
     op: str
     inputs: list = field(default_factory=list)  # names of nodes, or Constant
-    value: np.ndarray | None = None
+    value: np.ndarray | None = None  # inputs and constants only: operations' come from forward()
     eqn: object = None       # the jaxpr equation that computes it (None for inputs)
     line: str = ""           # "loss.py:12" where the user's code made it
     rule: object = None      # how SymPy writes it and differentiates it (see _rules)
@@ -69,6 +71,11 @@ class Staged:
     @property
     def by_name(self) -> dict[str, Node]:
         return {n.name: n for n in self.nodes}
+
+    @property
+    def scalar(self) -> bool:
+        """Whether every value is a scalar (then SymPy proves the whole closed form)."""
+        return all(n.shape == () for n in self.nodes)
 
     def consumers(self, name: str) -> list[tuple[Node, int]]:
         """Every (node, input position) that reads `name`, in evaluation order."""
@@ -107,16 +114,7 @@ def stage(f, at: dict, *, names: dict | None = None, output: str = "f",
                               f"(nodes: {', '.join(n.name for n in stager.nodes)})")
         stager.rename(old, new)
     stager.rename(stager.resolve(out), output)
-    staged = Staged(stager.nodes, params, output)
-    from ._backward import forward
-
-    # Arrays: one compiled pass. Scalars: op by op, whose small compiles JAX keeps and reuses.
-    scalars = all(n.shape == () for n in staged.nodes)
-    run = (lambda a: forward(staged, a)) if scalars else jax.jit(lambda a: forward(staged, a))
-    values = run(dict(zip(params, args)))
-    for node in staged.nodes:
-        node.value = np.asarray(values[node.name])
-    return staged
+    return Staged(stager.nodes, params, output)
 
 
 class _Stager:
@@ -201,14 +199,7 @@ def _elementwise_call(eqn) -> bool:
 
 def _op_name(eqn) -> str:
     prim = eqn.primitive.name
-    return call_name(eqn) if prim in CALLS or prim in CUSTOM else prim
-
-
-def _bind(eqn, invals) -> list:
-    bound = eqn.primitive.get_bind_params(eqn.params)
-    subfuns, params = bound if isinstance(bound, tuple) else ((), bound)
-    outs = eqn.primitive.bind(*subfuns, *invals, **params)
-    return outs if eqn.primitive.multiple_results else [outs]
+    return function_name(eqn) if prim in CALLS or prim in CUSTOM else prim
 
 
 def _user_line(eqn) -> str:

@@ -140,13 +140,24 @@ def _is_literal(v) -> bool:
     return isinstance(v, Literal)
 
 
+def call_name(eqn, fallback: str | None = None) -> str | None:
+    """The name of the function a call or custom-derivative equation runs (relu, softplus)."""
+    name = eqn.params.get("name")
+    if not name:
+        call = eqn.params.get("call_jaxpr") or eqn.params.get("jaxpr") or eqn.params.get("fun_jaxpr")
+        info = getattr(getattr(call, "jaxpr", call), "debug_info", None)
+        source = getattr(info, "func_src_info", None)
+        name = source.split(" ")[0] if source else fallback
+    return name
+
+
 def _op_label(eqn) -> str:
     name = eqn.primitive.name
-    label = eqn.params.get("name") if name in ("pjit", "jit", "closed_call") else None
-    if name in ("custom_jvp_call", "custom_vjp_call"):  # e.g. jax.nn.relu: its function's name
-        call = eqn.params.get("call_jaxpr") or eqn.params.get("fun_jaxpr")
-        info = getattr(getattr(call, "jaxpr", call), "debug_info", None)
-        label = (getattr(info, "func_src_info", None) or "custom").split(" ")[0]
+    label = None
+    if name in ("pjit", "jit", "closed_call"):
+        label = eqn.params.get("name")
+    elif name in ("custom_jvp_call", "custom_vjp_call"):  # e.g. jax.nn.relu: its function's name
+        label = call_name(eqn, "custom")
     label = label and ("jit" if label.startswith("<") else label.strip("_"))
     label = label or SYMBOLS.get(name, name)
     if name == "integer_pow":
