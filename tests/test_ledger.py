@@ -80,3 +80,10 @@ def test_a_derivations_own_claim_is_treated_like_a_catalog_claim(ledger):
 
 def test_a_fresh_ledger_is_empty():
     assert Ledger().to_json() == {"claims": []}
+
+
+def test_a_derivations_own_claim_with_an_unknown_kind_is_refused(ledger):
+    from gradbook import declare_claim
+
+    with pytest.raises(ValueError, match=r"claim mine.x: unknown kinds \['proof'\]"):
+        declare_claim("mine.x", source="My textbook", states="s", kinds=("proof",))

@@ -258,7 +258,7 @@ def merge_ledgers(notebooks: Path, names: list[str], outcomes: list[Outcome]) ->
         else:
             datas[name] = outcome.ledger
     # A derivation's own claims (declare_claim) join the catalog, as the notebook defined them.
-    own = [Claim(**{**c, "kinds": tuple(c["kinds"])}) for d in datas.values() for c in d.get("defined", [])]
+    own = [Claim.from_json(c) for d in datas.values() for c in d.get("defined", [])]
     catalog = load_catalog().extended(own)
     ledger, where, failures = Ledger(catalog), {}, {}
     for name in names:

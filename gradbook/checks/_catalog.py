@@ -36,6 +36,15 @@ class Claim:
     note: str = ""
     source: str = ""  # a derivation's own claim: its source in words, instead of doc + section
 
+    @classmethod
+    def from_json(cls, entry: dict) -> "Claim":
+        """A claim from its catalog entry (a catalog file's, or one a notebook declared)."""
+        unknown = set(entry["kinds"]) - set(KINDS)
+        if unknown:
+            raise ValueError(f"claim {entry.get('id', '?')}: unknown kinds {sorted(unknown)}; "
+                             f"kinds are {', '.join(KINDS)}")
+        return cls(**{**entry, "kinds": tuple(entry["kinds"])})
+
     def to_json(self) -> dict:
         """The claim as a catalog entry (how a derivation's own claims travel to the build)."""
         out = {"id": self.id, "doc": self.doc, "section": self.section, "claim": self.claim,
@@ -72,10 +81,6 @@ class Catalog:
         for claim in claims:
             if claim.id in added and added[claim.id] != claim:
                 raise ValueError(f"claim {claim.id} is already in the catalog; choose another id")
-            unknown = set(claim.kinds) - set(KINDS)
-            if unknown:
-                raise ValueError(f"claim {claim.id}: unknown kinds {sorted(unknown)}; kinds are "
-                                 f"{', '.join(KINDS)}")
             added[claim.id] = claim
         return Catalog(documents=self.documents, claims=added)
 
@@ -118,11 +123,12 @@ def add_entries(documents: dict, claims: dict, new_documents: dict, new_claims: 
         documents[short] = Document(short=short, **doc)
     for entry in new_claims:
         cid = entry.get("id", "?")
-        unknown = set(entry["kinds"]) - set(KINDS)
-        if unknown:
-            raise ValueError(f"{where}: claim {cid}: unknown kinds {sorted(unknown)}")
+        try:
+            claim = Claim.from_json(entry)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
         if cid in claims:
             raise ValueError(f"{where}: claim {cid} is already defined")
         if entry["doc"] not in documents and not entry.get("source"):
             raise ValueError(f"{where}: claim {cid} cites unknown document {entry['doc']!r}")
-        claims[cid] = Claim(**{**entry, "kinds": tuple(entry["kinds"])})
+        claims[cid] = claim

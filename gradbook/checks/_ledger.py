@@ -58,6 +58,10 @@ class Ledger:
         if claim not in self.defined:
             self.defined.append(claim)
 
+    def defined_json(self, claim_ids=None) -> list[dict]:
+        """The derivation's own claims (those among `claim_ids`, if given), as catalog entries."""
+        return [c.to_json() for c in self.defined if claim_ids is None or c.id in claim_ids]
+
     def declare(self, claim_ids) -> None:
         """Note the claims a notebook promises to verify (so a forgotten one shows up)."""
         for claim_id in claim_ids:
@@ -135,7 +139,7 @@ class Ledger:
         """The whole ledger as the JSON document the build writes."""
         out = {"claims": [self.entry(cid) for cid in self.claim_ids()]}
         if self.defined:
-            out["defined"] = [c.to_json() for c in self.defined]
+            out["defined"] = self.defined_json()
         return out
 
 
@@ -181,5 +185,5 @@ def announce_failure(ledger: Ledger, claim: str, kind: str) -> None:
 
         data = {"declared": list(ledger.declared), "failed": [claim], "failed_kind": kind}
         if ledger.defined:
-            data["defined"] = [c.to_json() for c in ledger.defined]
+            data["defined"] = ledger.defined_json()
         display({LEDGER_MIME: data, "text/plain": ""}, raw=True)

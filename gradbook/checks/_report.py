@@ -41,9 +41,9 @@ def declare_claim(claim_id: str, *, source: str, states: str,
     """
     if erratum and not because:
         raise ValueError(f"claim {claim_id}: an erratum needs because='why the source is wrong'")
-    active_ledger().define(Claim(id=claim_id, doc="", section="", claim=states,
-                                 kinds=tuple(kinds), expected_failure=erratum, note=because,
-                                 source=source))
+    active_ledger().define(Claim.from_json(
+        {"id": claim_id, "doc": "", "section": "", "claim": states, "kinds": list(kinds),
+         "expected_failure": erratum, "note": because, "source": source}))
 
 
 def verifies(*claim_ids: str) -> None:
@@ -56,7 +56,7 @@ def verifies(*claim_ids: str) -> None:
         rows.append(f"| `{cid}` | {ledger.catalog.cite(cid)} | {_cell(c.claim)} | "
                     f"{', '.join(c.kinds)} |")
     data = {"declared": list(claim_ids)}
-    own = [c.to_json() for c in ledger.defined if c.id in claim_ids]
+    own = ledger.defined_json(claim_ids)
     if own:
         data["defined"] = own
     show(_Table("\n".join(rows), f"verifies: {', '.join(claim_ids)}", data))
