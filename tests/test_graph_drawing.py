@@ -61,10 +61,10 @@ def test_matrix_values_show_their_values_or_their_shape():
     def layer(W, x, b):
         return jnp.sum(named(W @ x + b, "z"))
 
-    W = jnp.arange(20.0).reshape(4, 5) / 10
-    graph = draw_graph(layer, W, jnp.ones(5), jnp.zeros(4))
+    W = jnp.arange(12.0).reshape(4, 3) / 10
+    graph = draw_graph(layer, W, jnp.ones(3), jnp.zeros(4))
     shown = texts(graph.svg)
-    assert "W = f64[4×5]" in shown and "x = [1, 1, 1, 1, 1]" in shown
+    assert "W = (4×3 matrix)" in shown and "x = [1, 1, 1]" in shown
     np.testing.assert_array_equal(graph.grad("x"), W.sum(axis=0))
 
 
@@ -105,3 +105,134 @@ def test_an_inner_jit_is_one_node_with_a_readable_label():
     graph = draw_graph(lambda x: jax.jit(lambda u: u * u)(x) * 2, 3.0)
     assert [n.label for n in graph.nodes if n.kind == "op"] == ["jit", "× 2"]
     assert float(graph.grad("x")) == 12.0
+
+
+# --- what a notebook shows: a PNG beside the SVG, at most a notebook's width ---
+
+def mlp3(W1, b1, W2, b2, W3, b3, x, y):
+    h1 = jnp.tanh(W1 @ x + b1)
+    h2 = jnp.tanh(W2 @ h1 + b2)
+    z = W3 @ h2 + b3
+    return jnp.sum((z - y) ** 2)
+
+
+def transformer_block(x, Wq, Wk, Wv, Wo, g):
+    from gradbook import jax
+
+    q, k, v = x @ Wq, x @ Wk, x @ Wv
+    a = jax.nn.softmax(q @ k.T / jnp.sqrt(4.0), axis=-1)
+    h = x + (a @ v) @ Wo
+    mu = jnp.mean(h, axis=-1, keepdims=True)
+    var = jnp.mean((h - mu) ** 2, axis=-1, keepdims=True)
+    return jnp.sum((g * (h - mu) / jnp.sqrt(var + 1e-5)) ** 2)
+
+
+def wide_graphs():
+    rng = np.random.default_rng(0)
+    mlp_args = [rng.normal(size=s) for s in [(4, 3), (4,), (4, 4), (4,), (2, 4), (2,), (3,), (2,)]]
+    block_args = [rng.normal(size=s) for s in [(3, 4), (4, 4), (4, 4), (4, 4), (4, 4), (4,)]]
+    return [draw_graph(mlp3, *mlp_args), draw_graph(transformer_block, *block_args)]
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def svg_width(svg: str) -> float:
+    return float(re.search(r'<svg[^>]*\swidth="([\d.]+)"', svg).group(1))
+
+
+def test_a_graph_is_shown_as_png_beside_svg_for_untrusted_notebooks(monkeypatch):
+    import base64
+
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: shown.append(data))
+    graph = draw_graph(scalar_graph, -2.0, 5.0, -4.0)
+    graph._shown = False
+    graph._ipython_display_()
+    assert {"image/svg+xml", "image/png", "text/plain"} <= set(shown[0])
+    assert base64.b64decode(shown[0]["image/png"]) == graph.png
+
+
+def test_wide_graphs_fit_a_notebook_at_a_readable_label_size():
+    for graph in wide_graphs():
+        assert svg_width(graph.svg) <= 1000 and png_size(graph.png)[0] <= 1000
+        assert 12 * graph.canvas.scale >= 10, "labels shrunk below 10 px"
+
+
+def test_a_graph_wider_than_a_notebook_is_laid_out_top_to_bottom():
+    graph = wide_graphs()[0]
+    assert graph.canvas.height > 2 * graph.canvas.width
+
+
+def test_two_pngs_of_one_graph_are_byte_identical():
+    first, second = wide_graphs()[1], wide_graphs()[1]
+    assert first.png == second.png and first.svg == second.svg
+
+
+def test_no_edge_runs_through_a_label():
+    fan_out = draw_graph(lambda x: x * x + jnp.exp(x) * x, 0.9)
+    for graph in wide_graphs() + [fan_out]:
+        assert graph.canvas.crossings() == []
+
+
+def test_the_crossing_check_sees_a_label_on_an_edge():
+    from gradbook.graph._canvas import Canvas
+
+    canvas = Canvas(200, 100)
+    canvas.line([(0, 50), (200, 50)])
+    canvas.text(80, 54, "3.14", "#000")
+    canvas.text(80, 90, "clear", "#000")
+    assert canvas.crossings() == ["3.14"]
+
+
+def test_each_branch_gradient_sits_beside_its_own_edge():
+    graph = draw_graph(lambda x: x * x + jnp.exp(x) * x, 0.9)
+    lines = [s[1] for s in graph.canvas.shapes if s[0] == "line"]
+    for shape in graph.canvas.shapes:
+        if shape[0] == "text" and shape[3] in ("2.214", "2.46"):  # the two branch gradients
+            x, y = shape[1], shape[2]
+            starts = [p for line in lines for p in line[:2] if abs(p[0] - (x - 6)) < 0.5]
+            assert starts, f"no edge leaves just left of the label {shape[3]}"
+
+
+def test_an_input_not_differentiated_carries_no_gradient():
+    graph = draw_graph(lambda w, y: (w * 3.0 - y) ** 2, 0.5, 2.0, wrt=["w"])
+    shown = texts(graph.svg)
+    assert "y = 2" in shown and "1" in shown  # the label is there, ...
+    y_edge = next(e for e in graph.edges if e.name == "y")
+    assert float(y_edge.grad) == 1.0 and "1.0" not in shown  # ... its gradient (1) is not
+    assert shown.count("1") == 1  # only the output's seed
+
+
+def test_shape_only_operations_are_drawn_through():
+    graph = draw_graph(lambda X, b: jnp.sum(jnp.tanh(X + b[:, None])), jnp.ones((2, 3)),
+                       jnp.array([0.1, -0.2]))
+    shown = texts(graph.svg)
+    assert not any("broadcast" in t or "reshape" in t for t in shown)
+    assert "b = [0.1, -0.2]" in shown
+
+
+def test_a_plot_is_shown_as_png_too_at_most_a_notebook_wide_and_reproducible(monkeypatch):
+    import base64
+
+    import IPython.display
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gradbook import _figures
+
+    shown = []
+    monkeypatch.setattr(_figures, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: shown.append(data))
+    for _ in range(2):
+        fig, ax = plt.subplots(figsize=(14, 3))  # 1,400 px at 100 dpi: wider than a notebook
+        ax.plot([0, 1, 2], [1.0, 0.5, 0.2])
+        _figures.show_figure(fig, "a falling line")
+    first, second = (base64.b64decode(d["image/png"]) for d in shown)
+    assert first == second and png_size(first)[0] <= 1000

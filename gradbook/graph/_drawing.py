@@ -1,19 +1,24 @@
-"""Drawing a traced graph as SVG: forward values above each edge, gradients below.
+"""Drawing a traced graph: forward values above each edge, gradients below, as SVG and PNG.
 
 The layout is computed here (layers left to right, rows by the average height of a node's
-inputs) and the SVG is written as text, so every label is a searchable <text> element and two
-renders of one graph are byte-identical. No layout engine or system binary is needed.
+inputs; a graph too wide for a notebook goes top to bottom, see _downward) and drawn on a
+Canvas, which writes SVG text (every label a searchable <text>) and a PNG that untrusted
+notebooks show; both byte-identical from run to run. No layout engine or system binary.
 """
 from __future__ import annotations
 
-from html import escape
+import base64
+from copy import copy
 
 import numpy as np
 
 from .._display import show
-from ._trace import TracedGraph, _number, trace_graph
+from ._canvas import INK, MAX_WIDTH, Canvas
+from ._trace import Edge, TracedGraph, _number, trace_graph
+from ._trace import _assign_layers as assign_layers
 
-VALUE, GRADIENT, INK, FILL = "#1a7f37", "#cf222e", "#57606a", "#f6f8fa"
+VALUE, GRADIENT, FILL = "#1a7f37", "#cf222e", "#f6f8fa"
+SHAPE_ONLY = {"broadcast_in_dim", "reshape", "squeeze", "expand_dims"}  # drawn through
 ROW, MARGIN, CHAR = 96, 24, 7.2  # row spacing, margin, and the width of one 12px character
 ARCH = 70  # how far an edge arches above the straight line to clear a node in its way
 
@@ -21,10 +26,19 @@ ARCH = 70  # how far an edge arches above the straight line to clear a node in i
 class Graph:
     """A computational graph with its numbers, shown as SVG in a notebook."""
 
-    def __init__(self, traced: TracedGraph, output: str):
+    def __init__(self, traced: TracedGraph, output: str, wrt=None):
         self.traced, self.output = traced, output
-        self.svg = render_svg(traced, output)
+        self.canvas = render(traced, output, wrt)
+        self.svg = self.canvas.svg()
+        self._png = None
         self._shown = False
+
+    @property
+    def png(self) -> bytes:
+        """The PNG an untrusted notebook shows (drawn once, when first asked for)."""
+        if self._png is None:
+            self._png = self.canvas.png()
+        return self._png
 
     def value(self, name: str) -> np.ndarray:
         """The forward value of a named node (an input, a named intermediate, or the output)."""
@@ -54,11 +68,15 @@ class Graph:
     def _repr_svg_(self) -> str:
         return self.svg
 
+    def _repr_png_(self) -> bytes:
+        return self.png
+
     def _ipython_display_(self):
         if not self._shown:
             from IPython.display import display
 
-            display({"image/svg+xml": self.svg, "text/plain": repr(self)}, raw=True)
+            display({"image/svg+xml": self.svg, "text/plain": repr(self),
+                     "image/png": base64.b64encode(self.png).decode("ascii")}, raw=True)
 
     def __repr__(self) -> str:
         ops = [n.label for n in self.nodes if n.kind == "op"]
@@ -67,20 +85,84 @@ class Graph:
                 f"{len(ops)} operation(s): {', '.join(ops)}]")
 
 
-def draw_graph(f, *args, names=None, output: str = "f") -> Graph:
+def draw_graph(f, *args, names=None, output: str = "f", wrt=None) -> Graph:
     """Draw the computational graph of scalar-valued `f` at `args`, with values and gradients.
 
-    Intermediate values named with `named(value, "q")` inside `f` carry their names.
+    Intermediate values named with `named(value, "q")` inside `f` carry their names. With
+    `wrt` (input names), only what those inputs feed carries a gradient.
     """
-    graph = Graph(trace_graph(f, *args, names=names, output=output), output)
+    graph = Graph(trace_graph(f, *args, names=names, output=output), output, wrt)
     show(graph)
     graph._shown = True
     return graph
 
 
-def render_svg(traced: TracedGraph, output: str) -> str:
+def render_svg(traced: TracedGraph, output: str, wrt=None) -> str:
     """The SVG text of a traced graph."""
-    texts = {id(e): (_value_text(e), _grad_text(e)) for e in traced.edges}
+    return render(traced, output, wrt).svg()
+
+
+def render(traced: TracedGraph, output: str, wrt=None) -> Canvas:
+    """The drawing of a traced graph: left to right where that fits a notebook's width, else
+    top to bottom (whichever is narrower), scaled down only if even that is too wide."""
+    from ._downward import render_down
+
+    traced = fold_shape_only(traced)
+    across = _render_across(traced, output, edge_texts(traced, wrt))
+    if across.width <= MAX_WIDTH and not across.crossings():
+        return across
+    down = render_down(traced, output, edge_texts(traced, wrt, most=3))
+    return down if down.width < across.width else across
+
+
+def fold_shape_only(traced: TracedGraph) -> TracedGraph:
+    """The graph with broadcasts and reshapes drawn through: they move numbers, not values, so
+    the edge keeps the numbers of the value the user wrote (a bias, not its broadcast copy)."""
+    fold = {n.id for n in traced.nodes if n.kind == "op" and n.label in SHAPE_ONLY}
+    into = {e.target: e for e in traced.edges if e.target in fold}
+    fold = {i for i in fold if sum(e.target == i for e in traced.edges) == 1
+            and sum(e.source == i for e in traced.edges) == 1}
+    if not fold:
+        return traced
+    edges = []
+    for e in traced.edges:
+        if e.target in fold:
+            continue
+        source = e
+        while source.source in fold:
+            source = into[source.source]
+        edges.append(Edge(source.source, e.target, source.name or e.name, source.value, source.grad)
+                      if source is not e else e)
+    folded = TracedGraph([copy(n) for n in traced.nodes if n.id not in fold], edges,
+                         traced.values, traced.grads)
+    assign_layers(folded)
+    return folded
+
+
+def edge_texts(traced: TracedGraph, wrt=None, most: int = 6) -> dict:
+    """Each edge's (value, gradient) label, arrays of up to `most` numbers by their values;
+    no gradient on what no differentiated input feeds."""
+    fed = differentiated(traced, wrt)
+    return {id(e): (_value_text(e, most), _grad_text(e, most) if e.source in fed else "")
+            for e in traced.edges}
+
+
+def differentiated(traced: TracedGraph, wrt=None) -> set[str]:
+    """The nodes a differentiated input reaches (all of them when wrt is None)."""
+    if wrt is None:
+        return {n.id for n in traced.nodes}
+    wrt = {wrt} if isinstance(wrt, str) else set(wrt)
+    reached = {n.id for n in traced.nodes if n.kind == "input" and n.label in wrt}
+    for _ in traced.nodes:
+        grown = reached | {e.target for e in traced.edges if e.source in reached}
+        if grown == reached:
+            break
+        reached = grown
+    return reached
+
+
+def _render_across(traced: TracedGraph, output: str, texts) -> Canvas:
+    """Layers left to right, values above each edge and gradients below."""
     pos = _positions(traced, _columns(traced, texts))
     widths = {n.id: _half_width(n) for n in traced.nodes}
     bends = _bends(traced, pos)
@@ -88,22 +170,19 @@ def render_svg(traced: TracedGraph, output: str) -> str:
         pos = {k: (x, y + ARCH / 2) for k, (x, y) in pos.items()}
     width = max(x for x, _ in pos.values()) + MARGIN + 40
     height = max(y for _, y in pos.values()) + (90 if any(b > 0 for b in bends) else 60)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-             f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="Helvetica, Arial, sans-serif" '
-             f'font-size="12">',
-             f'<rect width="{width:.0f}" height="{height:.0f}" fill="white"/>',
-             '<defs><marker id="gradbook-arrow" viewBox="0 0 10 10" refX="10" refY="5" '
-             f'markerWidth="7" markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" '
-             f'fill="{INK}"/></marker></defs>']
+    canvas = Canvas(round(width), round(height))
     for e, bend in zip(traced.edges, bends):
-        parts += _edge_svg(e, pos, widths, texts[id(e)], bend)
-    parts += [_node_svg(n, pos[n.id]) for n in traced.nodes]
-    y = height - 12
-    parts.append(f'<text x="{MARGIN}" y="{y:.0f}" fill="{VALUE}">value (forward)</text>')
-    parts.append(f'<text x="{MARGIN + 120}" y="{y:.0f}" fill="{GRADIENT}">'
-                 f'gradient of {escape(output)} (backward)</text>')
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
+        _edge(canvas, e, pos, widths, texts[id(e)], bend)
+    for n in traced.nodes:
+        draw_node(canvas, n, *pos[n.id])
+    legend(canvas, output, height - 12)
+    return canvas
+
+
+def legend(canvas: Canvas, output: str, y: float) -> None:
+    """What the two colours mean, at the bottom left."""
+    canvas.text(MARGIN, y, "value (forward)", VALUE)
+    canvas.text(MARGIN + 120, y, f"gradient of {output} (backward)", GRADIENT)
 
 
 def _bends(traced: TracedGraph, pos) -> list[float]:
@@ -177,23 +256,20 @@ def _half_width(node) -> float:
     return max(18.0, CHAR * len(node.label) / 2 + 10)
 
 
-def _node_svg(node, at) -> str:
-    x, y = at
-    label = escape(node.label)
+def draw_node(canvas: Canvas, node, x: float, y: float) -> None:
+    """An operation as an ellipse, an input or the output as a box, a branch point as a dot."""
     if node.kind == "copy":
-        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{INK}"/>'
+        canvas.dot(x, y)
+        return
     w = _half_width(node)
     if node.kind == "op":
-        shape = (f'<ellipse cx="{x:.1f}" cy="{y:.1f}" rx="{w:.1f}" ry="18" fill="{FILL}" '
-                 f'stroke="{INK}"/>')
+        canvas.ellipse(x, y, w, 18, FILL)
     else:
-        shape = (f'<rect x="{x - w:.1f}" y="{y - 14:.1f}" width="{2 * w:.1f}" height="28" rx="6" '
-                 f'fill="white" stroke="{INK}"/>')
-    return (f'{shape}<text x="{x:.1f}" y="{y + 4.5:.1f}" text-anchor="middle" font-size="14" '
-            f'font-weight="bold" fill="#24292f">{label}</text>')
+        canvas.box(x - w, y - 14, 2 * w, 28, "white")
+    canvas.text(x, y + 4.5, node.label, "#24292f", anchor="middle", size=14, bold=True)
 
 
-def _edge_svg(edge, pos, widths, texts, bend) -> list[str]:
+def _edge(canvas: Canvas, edge, pos, widths, texts, bend) -> None:
     """A line (or a curve) with its value above and its gradient below, clear of the line.
 
     On a straight edge the labels start just after the node the value leaves, where edges
@@ -202,9 +278,7 @@ def _edge_svg(edge, pos, widths, texts, bend) -> list[str]:
     (x1, y1), (x2, y2) = pos[edge.source], pos[edge.target]
     x1, x2 = x1 + widths[edge.source], x2 - widths[edge.target]
     value, grad = texts
-    path = (f'<path d="M{x1:.1f},{y1:.1f} Q{(x1 + x2) / 2:.1f},{(y1 + y2) / 2 + bend:.1f} '
-            f'{x2:.1f},{y2:.1f}" fill="none" stroke="{INK}" stroke-width="1.3" '
-            f'marker-end="url(#gradbook-arrow)"/>')
+    canvas.line([(x1, y1), ((x1 + x2) / 2, (y1 + y2) / 2 + bend), (x2, y2)], curve=True)
     if bend or edge.source.startswith("copy"):  # edges leaving one point: label mid-way
         x, anchor = (x1 + x2) / 2, "middle"
         above, below = (y1 + y2) / 2 + bend / 2 - 6, (y1 + y2) / 2 + bend / 2 + 15
@@ -217,32 +291,28 @@ def _edge_svg(edge, pos, widths, texts, bend) -> list[str]:
         span_v, span_g = CHAR * len(value), CHAR * len(grad)
         above = y1 + min(slope * 8, slope * (8 + span_v)) - 5
         below = y1 + max(slope * 8, slope * (8 + span_g)) + 15
-    return [path,
-            f'<text x="{x:.1f}" y="{above:.1f}" text-anchor="{anchor}" fill="{VALUE}">'
-            f'{escape(value)}</text>',
-            f'<text x="{x:.1f}" y="{below:.1f}" text-anchor="{anchor}" fill="{GRADIENT}">'
-            f'{escape(grad)}</text>']
+    canvas.text(x, above, value, VALUE, anchor=anchor)
+    canvas.text(x, below, grad, GRADIENT, anchor=anchor)
 
 
-def _value_text(edge) -> str:
-    text = _array_text(edge.value)
+def _value_text(edge, most: int = 6) -> str:
+    text = _array_text(edge.value, most)
     return f"{edge.name} = {text}" if edge.name else text
 
 
-def _grad_text(edge) -> str:
-    return "" if edge.grad is None else _array_text(edge.grad)
+def _grad_text(edge, most: int = 6) -> str:
+    return "" if edge.grad is None else _array_text(edge.grad, most)
 
 
-def _array_text(a) -> str:
-    """Scalars as numbers; small arrays as their values; larger ones by shape."""
+def _array_text(a, most: int = 6) -> str:
+    """Scalars as numbers; arrays of up to `most` numbers as their values; larger ones by shape."""
     a = np.asarray(a)
     if a.ndim == 0:
         return _number(a)
     shape = "×".join(map(str, a.shape))
-    if a.size > 6:
-        return f"f64[{shape}]"
+    if a.size > most or a.ndim > 2:
+        kind = {1: "-vector", 2: " matrix"}.get(a.ndim, " array")
+        return f"({shape}{kind})"
     if a.ndim == 1:
         return "[" + ", ".join(_number(v) for v in a) + "]"
-    if a.ndim == 2:
-        return "[" + "; ".join(", ".join(_number(v) for v in row) for row in a) + "]"
-    return f"f64[{shape}]"
+    return "[" + "; ".join(", ".join(_number(v) for v in row) for row in a) + "]"
