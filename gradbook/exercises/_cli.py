@@ -88,44 +88,92 @@ def _list(files) -> int:
 
 
 def grade_main(argv: list[str]) -> int:
-    """Grade submitted exercise notebooks: a score table (text and JSON) per submission."""
+    """Grade submitted exercise notebooks: a score table (text and JSON) each, and a roster."""
+    from ._class import default_jobs
+
     p = argparse.ArgumentParser(
         prog="python -m gradbook grade",
-        description="Run each submitted exercise notebook in a fresh kernel and grade every "
-                    "exercise in it. Writes SUBMISSION.grade.txt and SUBMISSION.grade.json next "
-                    "to it (or in --out), and prints the table. Exit 0 when every file could be "
-                    "graded, whatever the score; 2 when one is not a gradbook exercise notebook.")
-    p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION.ipynb")
+        description="Run each submitted exercise notebook in a fresh sandboxed kernel and grade "
+                    "every exercise in it, outside the kernel. Writes SUBMISSION.grade.txt and "
+                    "SUBMISSION.grade.json next to it (or in --out), and roster.csv for a class. "
+                    "Exit 0 when every file could be graded, whatever the score; 2 when one is "
+                    "not a gradbook exercise notebook.")
+    p.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION.ipynb|DIR")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="time allowed for one notebook to run (default: %(default)g); a single "
                         "cell gets a third of it")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="where the .grade.txt and .grade.json files go (default: beside each "
-                        "submission)")
-    p.add_argument("--quiet", "-q", action="store_true", help="print only the score line")
+                   help="where the .grade.txt and .grade.json files and roster.csv go (default: "
+                        "beside each submission; the roster beside the first)")
+    p.add_argument("--jobs", "-j", type=int, default=default_jobs(), metavar="N",
+                   help="submissions graded at once (default: one per core, here %(default)d)")
+    p.add_argument("--sandbox", choices=("auto", "namespaces", "limits", "off"), default="auto",
+                   help="auto (default): namespaces where the platform allows them, else "
+                        "resource limits only; the score table says which protections held")
+    p.add_argument("--memory", type=int, default=4096, metavar="MiB",
+                   help="memory (address space) of the student's kernel (default: %(default)d)")
+    p.add_argument("--roster", type=Path, default=None, metavar="CSV",
+                   help="where the roster goes (default: roster.csv in --out or beside the first "
+                        "submission; written when more than one submission is graded)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only the score lines")
     args = p.parse_args(argv)
-    from ._submission import NotAnExerciseNotebook, grade_submission
+    from ._class import grade_all, roster, submissions_in
+    from ._sandbox import Limits, plan
 
-    status = EXIT_OK
-    for path in args.submissions:
-        try:
-            report = grade_submission(path, timeout=args.timeout)
-        except NotAnExerciseNotebook as error:
-            print(f"grade: {error}", file=sys.stderr)
+    paths = submissions_in(args.submissions)
+    if not paths:
+        print("grade: no .ipynb files in " + ", ".join(map(str, args.submissions)), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        sandbox = plan(args.sandbox, Limits(memory_mb=args.memory,
+                                            cpu_s=int(2 * args.timeout) + 10))
+    except OSError as error:
+        print(f"grade: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    import functools
+
+    from ._submission import grade_submission
+
+    grade_one = functools.partial(grade_submission, timeout=args.timeout, plan=sandbox)
+    many = len(paths) > 1
+
+    def progress(done, total, path, result):
+        if many:
+            what = (f"{result.score} of {len(result.results)}" if hasattr(result, "score")
+                    else "not graded")
+            print(f"[{done}/{total}] {path.name}: {what}", file=sys.stderr, flush=True)
+
+    status, reports = EXIT_OK, []
+    for path, report in grade_all(paths, args.jobs, grade_one, progress):
+        if isinstance(report, Exception):
+            print(f"grade: {report}", file=sys.stderr)
             status = EXIT_USAGE
             continue
         folder = args.out or path.parent
         text = report.to_text()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            from ..build._build import write_atomically
-
-            write_atomically(folder / f"{path.stem}.grade.txt", text + "\n")
-            write_atomically(folder / f"{path.stem}.grade.json",
-                             json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n")
-        except OSError as error:
-            print(f"grade: cannot write the score table to {folder}: {error.strerror}",
-                  file=sys.stderr)
-            status = max(status, EXIT_FAILED)
+        status = max(status, _write(folder, path.stem, text, report.to_json()))
+        reports.append(report.to_json())
         print(text.splitlines()[0] if args.quiet else text)
+    if many and reports:
+        target = args.roster or (args.out or paths[0].parent) / "roster.csv"
+        status = max(status, _write_file(target, roster(reports)))
+        print(f"roster: {target} ({len(reports)} submission(s))")
     return status
+
+
+def _write(folder: Path, stem: str, text: str, data: dict) -> int:
+    status = _write_file(folder / f"{stem}.grade.txt", text + "\n")
+    return max(status, _write_file(folder / f"{stem}.grade.json",
+                                   json.dumps(data, indent=1, ensure_ascii=False) + "\n"))
+
+
+def _write_file(target: Path, text: str) -> int:
+    from ..build._build import write_atomically
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, text)
+    except OSError as error:
+        print(f"grade: cannot write {target}: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

@@ -15,7 +15,7 @@ from fractions import Fraction
 import numpy as np
 
 from ._answer import WrongCount
-from ._grader import Feedback, close, fit
+from ._feedback import Feedback, close, fit
 from ._parse import function_name
 
 FLIPPED = "flipped sign"

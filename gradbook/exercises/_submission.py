@@ -1,26 +1,34 @@
-"""Grading a submitted student notebook: run it in a fresh kernel, collect a verdict per exercise.
+"""Grading a submitted student notebook: its cells run in a sandboxed kernel, its verdicts made here.
 
-The submission's code cells are rewritten to run through the harness (_harness.py), so that
-an exception in one cell does not stop the rest, and every check cell is replaced by the
-grader's own, whatever the student did to it. The notebook runs with build/_execute.py's
-execute_notebook (IPC, no network, a time limit). When a cell kills the kernel or outlasts
-the notebook's time limit, the notebook runs again without that cell, so the exercises
-after it are still graded.
+The submission's code cells are rewritten to run through the kernel's runner (kernel/runner.py,
+handed over as source text: the kernel imports nothing of the grader to run it), so that an
+exception in one cell does not stop the rest, and every check cell is replaced by the runner's
+hand-over of the answer, as data. The grader reads those records, and only those, from the
+check cells' outputs, and judges each answer in this process. A record anywhere else, two in
+one check cell, or any output that claims a grade is tampering: it is ignored, and the
+exercise it touches scores 0. When a cell kills the kernel or outlasts the notebook's time
+limit, the notebook runs again without that cell, so the exercises after it are still graded.
 """
 from __future__ import annotations
 
+import ast
 import asyncio
-import json
-import tempfile
+import contextlib
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from ._grader import GRADE_MIME
+from ._feedback import GRADE_MIME, Feedback
+from ._sandbox import Plan, plan as sandbox_plan
+from .kernel import runner as _runner_module
+from .kernel.runner import ANSWER_MIME
 
-HARNESS = "_gradbook_harness"
+RUNNER = "_gradbook_runner"
+RUNNER_SOURCE = Path(_runner_module.__file__).read_text(encoding="utf-8")
 MAX_RUNS = 3
+TAMPERING = "tampering"
 
 
 class NotAnExerciseNotebook(ValueError):
@@ -33,8 +41,10 @@ class Report:
 
     submission: str
     notebook: str
-    results: list = field(default_factory=list)  # Feedback.to_json() records
-    notes: list = field(default_factory=list)    # what happened to the run (timeouts, deaths)
+    student: str | None = None
+    results: list = field(default_factory=list)      # Feedback.to_json() records
+    notes: list = field(default_factory=list)        # what happened to the run
+    protections: list = field(default_factory=list)  # the sandbox, in words
 
     @property
     def score(self) -> int:
@@ -43,11 +53,12 @@ class Report:
 
     def to_json(self) -> dict:
         """The score table as JSON: per exercise its id, passed, diagnosis and feedback."""
-        return {"submission": self.submission, "notebook": self.notebook, "score": self.score,
-                "total": len(self.results), "exercises": self.results, "notes": self.notes}
+        return {"submission": self.submission, "notebook": self.notebook, "student": self.student,
+                "score": self.score, "total": len(self.results), "exercises": self.results,
+                "notes": self.notes, "sandbox": self.protections}
 
     def to_text(self) -> str:
-        """The score table as text, then the feedback for each exercise."""
+        """The score table as text, then the feedback for each exercise, the notes, the sandbox."""
         width = max([len(r["id"]) for r in self.results] + [8])
         lines = [f"{self.submission}: {self.score} of {len(self.results)} exercises right", "",
                  f"  {'exercise':<{width}}  passed  {'diagnosis':<34}  settled by"]
@@ -58,11 +69,13 @@ class Report:
         for r in self.results:
             lines.append(f"{r['id']}: " + r["feedback"].replace("\n", "\n    "))
         lines += [f"note: {n}" for n in self.notes]
+        if self.protections:
+            lines += ["", "sandbox: " + "; ".join(self.protections)]
         return "\n".join(lines)
 
 
 def read_submission(path: Path):
-    """The submitted notebook and its exercise ids, or NotAnExerciseNotebook."""
+    """The submitted notebook, its notebook name, exercise ids and student, or NotAnExerciseNotebook."""
     try:
         nb = nbformat.read(path, as_version=4)
     except FileNotFoundError:
@@ -85,17 +98,39 @@ def read_submission(path: Path):
     return nb, str(meta.get("notebook", "")), list(meta["ids"])
 
 
-def grade_submission(path: Path, timeout: float = 60.0) -> Report:
-    """Run a submission in a fresh kernel and grade each of its exercises."""
+def student_of(nb) -> str | None:
+    """The student the notebook names: metadata gradbook.student, or a cell's `student = "..."`."""
+    named = nb.metadata.get("gradbook", {}).get("student")
+    if isinstance(named, str) and named.strip():
+        return named.strip()[:200]
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "student" not in cell.source:
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == \
+                    ["student"] and isinstance(node.value, ast.Constant) and \
+                    isinstance(node.value.value, str) and node.value.value.strip():
+                return node.value.value.strip()[:200]
+    return None
+
+
+def grade_submission(path: Path, timeout: float = 60.0, plan: Plan | None = None) -> Report:
+    """Run a submission in a fresh sandboxed kernel, then grade each of its exercises here."""
     nb, notebook, ids = read_submission(path)
+    plan = plan or sandbox_plan()
     limit = max(1.0, timeout / 3)
     cells, roles = _harness_cells(nb, ids, limit)
-    report = Report(Path(path).name, notebook)
+    report = Report(Path(path).name, notebook, student_of(nb), protections=plan.protections())
     skipped: dict[int, str] = {}
+    from ._kernel_run import run_sandboxed
+
     for attempt in range(MAX_RUNS):
         run = _harness_notebook(cells, roles, skipped)
-        with tempfile.TemporaryDirectory(prefix="gradbook-grade-") as cwd:
-            failure = asyncio.run(_execute(run, Path(cwd), timeout))
+        failure = asyncio.run(run_sandboxed(run, plan, timeout, report.notes))
         if failure is None:
             break
         kind, exercise_id = roles[failure.cell] if failure.cell is not None else (None, None)
@@ -106,35 +141,34 @@ def grade_submission(path: Path, timeout: float = 60.0) -> Report:
         report.notes.append(f"{what} stopped the notebook ({failure.reason}); the notebook was "
                             "run again without it")
         skipped[failure.cell] = failure.reason
-    report.results = [_verdict(run, roles, exercise_id, failure) for exercise_id in ids]
+    records, tampered = collect(run, roles, ids, report.notes)
+    report.results = [verdict(exercise_id, records.get(exercise_id), tampered.get(exercise_id),
+                              failure, plan, limit) for exercise_id in ids]
     return report
 
 
-async def _execute(nb, cwd: Path, timeout: float):
-    from ..build._execute import execute_notebook
-
-    return await execute_notebook(nb, cwd, timeout)
-
-
 def _harness_cells(nb, ids: list[str], limit: float):
-    """(source, role) per cell to run: the student's code through the harness, our checks."""
-    cells = [(f"import gradbook.exercises._harness as {HARNESS}", ("setup", None))]
+    """(source, role) per cell to run: the runner, the student's code through it, hand-overs."""
+    setup = (f"import types as _t\n{RUNNER} = _t.ModuleType({RUNNER!r})\n"
+             f"exec(compile({RUNNER_SOURCE!r}, '<gradbook runner>', 'exec'), {RUNNER}.__dict__)\n"
+             "del _t")
+    cells = [(setup, ("setup", None))]
     checked = set()
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         meta = cell.metadata.get("gradbook", {}) if isinstance(cell.metadata.get("gradbook"), dict) else {}
-        if meta.get("check") in ids:
-            cells.append((f"{HARNESS}.check_cell({meta['check']!r}, {limit!r})", ("check", meta["check"])))
+        if meta.get("check") in ids and meta["check"] not in checked:
+            cells.append((f"{RUNNER}.hand_over({meta['check']!r}, {limit!r})", ("check", meta["check"])))
             checked.add(meta["check"])
         elif meta.get("answer") in ids:
-            cells.append((f"{HARNESS}.answer_cell({meta['answer']!r}, {cell.source!r}, {limit!r})",
+            cells.append((f"{RUNNER}.answer_cell({meta['answer']!r}, {cell.source!r}, {limit!r})",
                           ("answer", meta["answer"])))
-        else:
-            cells.append((f"{HARNESS}.cell({cell.source!r}, {limit!r})", ("cell", None)))
+        elif meta.get("check") is None:
+            cells.append((f"{RUNNER}.cell({cell.source!r}, {limit!r})", ("cell", None)))
     for exercise_id in ids:  # a check cell the student deleted is put back at the end
         if exercise_id not in checked:
-            cells.append((f"{HARNESS}.check_cell({exercise_id!r}, {limit!r})", ("check", exercise_id)))
+            cells.append((f"{RUNNER}.hand_over({exercise_id!r}, {limit!r})", ("check", exercise_id)))
     return [c for c, _ in cells], [r for _, r in cells]
 
 
@@ -142,20 +176,104 @@ def _harness_notebook(cells, roles, skipped):
     out = []
     for index, (source, (kind, exercise_id)) in enumerate(zip(cells, roles)):
         if index in skipped:
-            source = f"{HARNESS}.skipped({exercise_id!r}, {skipped[index]!r})"
+            source = f"{RUNNER}.skipped({exercise_id!r}, {skipped[index]!r})"
         out.append(nbformat.v4.new_code_cell(source, id=f"graded-{index:03d}"))
     return nbformat.v4.new_notebook(cells=out, metadata={"kernelspec": {
         "display_name": "Python 3", "language": "python", "name": "python3"}})
 
 
-def _verdict(nb, roles, exercise_id, failure) -> dict:
-    for cell, (kind, eid) in zip(nb.cells, roles):
-        if kind == "check" and eid == exercise_id:
-            for output in cell.get("outputs", []):
-                data = output.get("data", {})
-                if GRADE_MIME in data:
-                    record = data[GRADE_MIME]
-                    return json.loads(record) if isinstance(record, str) else dict(record)
-    why = failure.reason if failure is not None else "its check cell did not run"
-    return {"id": exercise_id, "passed": False, "diagnosis": "not graded", "settled_by": None,
-            "feedback": f"not graded: {why}"}
+def collect(nb, roles, ids, notes: list):
+    """The answer record of each exercise, and what tampering touched which exercise.
+
+    A check cell must show exactly one record, for its own exercise; a record elsewhere or a
+    second one, and any output claiming a grade, is tampering.
+    """
+    records: dict = {}
+    tampered: dict = {}
+    claimed_grade = False
+    for index, (cell, (kind, eid)) in enumerate(zip(nb.cells, roles)):
+        found = []
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}) if isinstance(output.get("data"), dict) else {}
+            if GRADE_MIME in data:
+                claimed_grade = True
+            if ANSWER_MIME in data:
+                found.append(data[ANSWER_MIME])
+        if kind == "check":
+            own = [r for r in found if isinstance(r, dict) and r.get("id") == eid]
+            if len(found) > 1 or (found and not own):
+                tampered[eid] = (f"{len(found)} answer records where the grader hands over one: "
+                                 "something in the kernel displayed its own")
+            elif own:
+                records[eid] = own[0]
+        elif found:
+            notes.append(f"tampering: a {kind} cell (cell {index}) displayed an answer record; "
+                         "it was ignored")
+            for record in found:
+                if isinstance(record, dict) and record.get("id") in ids:
+                    tampered.setdefault(record["id"], "an answer record was displayed outside "
+                                        "its check cell")
+    if claimed_grade:
+        notes.append("tampering: an output claimed a grade (the grade MIME type); grades are "
+                     "made by the grader alone, and it was ignored")
+    for eid, why in tampered.items():
+        notes.append(f"tampering: {eid}: {why}")
+    return records, tampered
+
+
+def verdict(exercise_id: str, record, tampered, failure, plan: Plan, limit: float) -> dict:
+    """The grader's verdict on one exercise, from its record alone."""
+    from ._grader import check
+    from ._received import Refused, answer_from
+    from ._parse import AutodiffUsed, ParseError
+
+    if tampered:
+        return Feedback(exercise_id, False, f"not graded: {tampered}", TAMPERING).to_json()
+    if record is None:
+        why = failure.reason if failure is not None else "its check cell showed no answer record"
+        return Feedback(exercise_id, False, f"not graded: {why}", "not graded").to_json()
+    answer = None
+    try:
+        with _time_limit(max(limit, 30.0)):
+            answer = answer_from(record, plan)
+            feedback = check(exercise_id, answer)
+    except Refused as error:
+        feedback = Feedback(exercise_id, False, str(error), error.diagnosis)
+    except AutodiffUsed as error:
+        feedback = Feedback(exercise_id, False, str(error), "uses autodiff")
+    except ParseError as error:
+        feedback = Feedback(exercise_id, False, error.explain(), "could not read the answer")
+    except _GradingTimeout:
+        feedback = Feedback(exercise_id, False, "grading the answer took longer than "
+                            f"{max(limit, 30.0):g} s", "timed out")
+    except Exception as error:  # noqa: BLE001 - e.g. a function answer that raises
+        feedback = Feedback(exercise_id, False, f"grading the answer raised "
+                            f"{type(error).__name__}: {error}", "cannot be evaluated")
+    finally:
+        if hasattr(answer, "close"):
+            answer.close()
+    return feedback.to_json()
+
+
+class _GradingTimeout(BaseException):
+    """Grading one answer ran past its limit."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    import threading
+
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _GradingTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
