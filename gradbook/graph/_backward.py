@@ -56,7 +56,9 @@ def derive_rules(staged: Staged) -> dict[str, NodeRule]:
             continue
         kind = node.rule.kind
         rules[node.name] = {"elementwise": _elementwise, "dot": _dot, "sum": _sum, "max": _max,
-                            "copy": _copy, "stop": _stop}[kind](node, staged, rules)
+                            "copy": _copy, "stop": _stop, "prod": _prod, "window": _window,
+                            "conv": _conv, "scatter_add": _scatter_add, "data": _data,
+                            "convert": _convert}[kind](node, staged, rules)
     return rules
 
 
@@ -67,7 +69,7 @@ def _argument(ref, staged: Staged, rules):
 
         return _number(ref.value)
     node = staged[ref]
-    if node.differentiable or node.op in ("input", "const"):
+    if node.differentiable or node.op in ("input", "const") or rules[ref].formula is None:
         return symbol(ref)
     return rules[ref].formula  # a condition (x > 0): written out where it is used
 
@@ -139,7 +141,7 @@ def _dot(node: Node, staged: Staged, rules) -> NodeRule:
     a_ref, b_ref = node.inputs
     shapes = [np.shape(_value(r, staged)) for r in (a_ref, b_ref)]
     if ba or bb or len(ca) > 1 or any(len(s) > 2 for s in shapes):
-        raise _error(node, "dot_general with batch dimensions or arrays of more than 2 axes")
+        return _batched_dot(node, staged)
     a, a_t = _as_matrix(a_ref, shapes[0], tuple(ca), "left", staged)
     b, b_t = _as_matrix(b_ref, shapes[1], tuple(cb), "right", staged)
     product = a_t * b_t
@@ -189,6 +191,63 @@ def _compile_dot(fn, position, refs, shapes, a_shape, b_shape, g_shape):
     return evaluate
 
 
+def _batched_dot(node: Node, staged: Staged) -> NodeRule:
+    """Any dot_general (einsum, a vmapped product): per batch element, the operands arranged as
+    matrices (rows × contracted, contracted × columns), and SymPy's rules Ḡ Bᵀ and Aᵀ Ḡ."""
+    (ca, cb), (ba, bb) = node.eqn.params["dimension_numbers"]
+    a_ref, b_ref = node.inputs
+    sa, sb = (np.shape(_value(r, staged)) for r in (a_ref, b_ref))
+    fa = [d for d in range(len(sa)) if d not in ba and d not in ca]
+    fb = [d for d in range(len(sb)) if d not in bb and d not in cb]
+    perm_a, perm_b = [*ba, *fa, *ca], [*bb, *cb, *fb]
+    nb, m, k, n = (int(np.prod([shape[d] for d in dims], dtype=np.int64))
+                   for shape, dims in ((sa, ba), (sa, fa), (sa, ca), (sb, fb)))
+    names = [sp.latex(symbol(r)) if isinstance(r, str) else "c" for r in (a_ref, b_ref)]
+    if names[0] == names[1]:
+        names[1] += "'"
+    a, b = sp.MatrixSymbol(names[0], m, k), sp.MatrixSymbol(names[1], k, n)
+    g = sp.MatrixSymbol(sp.latex(bar(node.name)), m, n)
+    product = a * b
+    per = rf"\ \text{{for each of the {nb} batch elements}}" if nb > 1 else ""
+    rule = NodeRule(node, product, _latex(product) + per,
+                    note=f"operands arranged as matrices: {names[0]} as rows × contracted "
+                         f"({m}×{k}), {names[1]} as contracted × columns ({k}×{n})"
+                         + (f", once per batch element ({nb})" if nb > 1 else ""))
+    objective = sp.Trace(g.T * product)
+    parts = []
+    for position, (ref, matrix) in enumerate(((a_ref, a), (b_ref, b))):
+        if not isinstance(ref, str) or not staged[ref].differentiable:
+            continue
+        grad = sp.diff(objective, matrix)
+        plain = [sp.MatrixSymbol(f"m{j}", *x.shape) for j, x in enumerate((a, b, g))]
+        fn = jax.vmap(sp.lambdify(plain, grad.xreplace(dict(zip((a, b, g), plain))), "jax"))
+        parts.append((ref, grad, fn, position))
+
+    def arrange(values, upstream):
+        a_v = jnp.transpose(_value_at(a_ref, values), perm_a).reshape(nb, m, k)
+        b_v = jnp.transpose(_value_at(b_ref, values), perm_b).reshape(nb, k, n)
+        return a_v, b_v, jnp.reshape(upstream, (nb, m, n))
+
+    def back(fn, position):
+        perm, shape = (perm_a, sa) if position == 0 else (perm_b, sb)
+
+        def evaluate(values, upstream):
+            out = fn(*arrange(values, upstream))
+            return jnp.transpose(out.reshape([shape[d] for d in perm]), np.argsort(perm))
+
+        return evaluate
+
+    if len(parts) == 2 and a_ref == b_ref:  # x with itself: both uses in one rule
+        (_, g0, f0, _), (_, g1, f1, _) = parts
+        e0, e1 = back(f0, 0), back(f1, 1)
+        rule.locals.append(Local(a_ref, g0, f"{_latex(g0)} + {_latex(g1)}",
+                                 lambda v, u: e0(v, u) + e1(v, u)))
+        return rule
+    for ref, grad, fn, position in parts:
+        rule.locals.append(Local(ref, grad, _latex(grad), back(fn, position)))
+    return rule
+
+
 def _sum(node: Node, staged: Staged, rules) -> NodeRule:
     (ref,) = node.inputs
     axes = tuple(node.eqn.params["axes"])
@@ -214,9 +273,10 @@ def _max(node: Node, staged: Staged, rules) -> NodeRule:
     (ref,) = node.inputs
     axes = tuple(node.eqn.params["axes"])
     shape = np.shape(_value(ref, staged))
-    rule = NodeRule(node, None, _reduction_latex(r"\max", ref, shape, axes),
-                    note="the maximum's slope is 1 at the largest element and 0 elsewhere; "
-                         "tied largest elements share it equally (JAX's convention)")
+    which = "max" if node.eqn.primitive.name == "reduce_max" else "min"
+    rule = NodeRule(node, None, _reduction_latex(rf"\{which}", ref, shape, axes),
+                    note=f"the {which}imum's slope is 1 at the {'largest' if which == 'max' else 'smallest'} "
+                         "element and 0 elsewhere; tied elements share it equally (JAX's convention)")
     keep = [1 if k in axes else d for k, d in enumerate(shape)]
 
     def evaluate(values, upstream):
@@ -227,28 +287,292 @@ def _max(node: Node, staged: Staged, rules) -> NodeRule:
         return jnp.reshape(upstream, keep) * share
 
     if isinstance(ref, str) and staged[ref].differentiable:
-        rule.locals.append(Local(ref, None, r"\mathbb{1}[\text{largest}] / \#\text{ties}", evaluate))
+        rule.locals.append(Local(ref, None, rf"\mathbb{{1}}[\text{{{'largest' if which == 'max' else 'smallest'}}}] / \#\text{{ties}}",
+                                 evaluate))
     return rule
 
 
 def _copy(node: Node, staged: Staged, rules) -> NodeRule:
-    """Broadcast, reshape, transpose, squeeze, slice: outputs are copies of input elements."""
-    (ref, *rest) = node.inputs
+    """An index map (broadcast, reshape, slice, concatenate, pad, rev, gather, ...): every output
+    element is one input element or a constant. Which one is found by applying the operation to
+    the input elements' numbers (1, 2, 3, ...; a constant's elements get 0); each copied element
+    has derivative 1, so the gradient is summed back along the same map."""
+    refs = node.inputs
+    rule = NodeRule(node, None, _copy_latex(node, refs[0], np.shape(_value(refs[0], staged))))
+    if not node.differentiable:
+        return rule
+    moved = [k for k, r in enumerate(refs) if _floating(r, staged)]  # operands whose elements move
+    shapes = {k: np.shape(_value(refs[k], staged)) for k in moved}
+    sizes = {k: int(np.prod(shapes[k], dtype=np.int64)) for k in moved}
+    offsets = dict(zip(moved, np.cumsum([0] + [sizes[k] for k in moved])[:-1].tolist()))
+    derived = [k for k in moved if isinstance(refs[k], str) and staged[refs[k]].differentiable]
+
+    def index_map(values):
+        args = [(jnp.arange(1, sizes[k] + 1, dtype=jnp.float64) + offsets[k]).reshape(shapes[k])
+                if k in derived else jnp.zeros(shapes[k]) if k in moved else _value_at(r, values)
+                for k, r in enumerate(refs)]
+        ids = jnp.ravel(_bind(node.eqn, args)[0])
+        return jnp.where(jnp.isnan(ids), 0, ids).astype(jnp.int64) - 1  # -1: a constant element
+
+    static = all(isinstance(r, Constant) for k, r in enumerate(refs) if k not in moved)
+    fixed = np.asarray(index_map({})) if static else None  # indices known now: one map for all points
+
+    def back(k):
+        def evaluate(values, upstream):
+            index = fixed if static else index_map(values)
+            return _sum_back(jnp.ravel(upstream), index - offsets[k], sizes[k]).reshape(shapes[k])
+        return evaluate
+
+    for k in derived:
+        rule.locals.append(Local(refs[k], sp.Integer(1),
+                                 r"1\ \text{for each copied element (summed back)}", back(k)))
+    return rule
+
+
+def _sum_back(g, index, size):
+    """Σ of the entries of g over the positions whose index names each input element (an index
+    outside 0..size-1 names none): the transpose of gathering g's entries from that input."""
+    ok = (index >= 0) & (index < size)
+    return jax.ops.segment_sum(jnp.where(ok, g, 0.0), jnp.where(ok, index, size),
+                               num_segments=size + 1)[:size]
+
+
+def _floating(ref, staged) -> bool:
+    value = ref.value if isinstance(ref, Constant) else None
+    dtype = np.asarray(value).dtype if value is not None else (
+        staged[ref].aval.dtype if staged[ref].aval is not None else np.asarray(staged[ref].value).dtype)
+    return np.issubdtype(dtype, np.floating)
+
+
+def _scatter_add(node: Node, staged: Staged, rules) -> NodeRule:
+    """x.at[i].add(u): out = x + (each element of u added to the element of x its index names).
+    So ∂out/∂x = 1 element by element, and each u element has derivative 1 at the one output
+    element it is added to: its gradient is that element's upstream gradient, read back with
+    the same indices (the gather that picks, for every u element, where it went)."""
+    x_ref, i_ref, u_ref = node.inputs
+    p = node.eqn.params
+    dn = p["dimension_numbers"]
+    x_shape, u_shape = (np.shape(_value(r, staged)) for r in (x_ref, u_ref))
+    x, u = (sp.latex(symbol(r)) if isinstance(r, str) else "c" for r in (x_ref, u_ref))
+    rule = NodeRule(node, None, rf"{x} + \operatorname{{scatter\_add}}({u})")
+    windows = iter(u_shape[d] for d in dn.update_window_dims)
+    sizes = tuple(1 if d in dn.inserted_window_dims or d in dn.operand_batching_dims else next(windows)
+                  for d in range(len(x_shape)))
+    where = jax.lax.GatherDimensionNumbers(
+        offset_dims=tuple(dn.update_window_dims), collapsed_slice_dims=tuple(dn.inserted_window_dims),
+        start_index_map=tuple(dn.scatter_dims_to_operand_dims),
+        operand_batching_dims=tuple(dn.operand_batching_dims),
+        start_indices_batching_dims=tuple(dn.scatter_indices_batching_dims))
+
+    def to_updates(values, upstream):
+        return jax.lax.gather(jnp.reshape(upstream, x_shape), _value_at(i_ref, values), where, sizes,
+                              mode=p["mode"], fill_value=0)
+
+    if isinstance(x_ref, str) and staged[x_ref].differentiable:
+        rule.locals.append(Local(x_ref, sp.Integer(1), r"1\ \text{element by element}",
+                                 lambda values, upstream: jnp.reshape(upstream, x_shape)))
+    if isinstance(u_ref, str) and staged[u_ref].differentiable:
+        rule.locals.append(Local(u_ref, sp.Integer(1), r"1\ \text{at the element it is added to}",
+                                 to_updates))
+    return rule
+
+
+def window_index(shape, window, strides, padding, base_dilation, window_dilation) -> np.ndarray:
+    """For every output element of a windowed reduction, the flat indices of the input elements
+    in its window, shape (output shape..., window size); -1 where the window covers padding or
+    a hole of a dilated input."""
+    per_dim = []
+    for n, w, s, (lo, hi), bd, wd in zip(shape, window, strides, padding, base_dilation,
+                                         window_dilation):
+        dilated = (n - 1) * bd + 1 if n else 0
+        out = max(0, (lo + dilated + hi - ((w - 1) * wd + 1)) // s + 1)
+        pos = np.arange(out)[:, None] * s + np.arange(w)[None, :] * wd - lo
+        ok = (pos >= 0) & (pos < dilated) & (pos % bd == 0)
+        per_dim.append((np.where(ok, pos // bd, 0), ok))
+    d = len(shape)
+    stride = np.cumprod((1,) + tuple(shape[:0:-1]))[::-1]
+    flat, valid = np.zeros([1] * 2 * d, np.int64), np.ones([1] * 2 * d, bool)
+    for i, (ix, ok) in enumerate(per_dim):
+        grid = [1] * 2 * d
+        grid[2 * i: 2 * i + 2] = ix.shape
+        flat, valid = flat + ix.reshape(grid) * stride[i], valid & ok.reshape(grid)
+    flat = np.where(valid, flat, -1).transpose(list(range(0, 2 * d, 2)) + list(range(1, 2 * d, 2)))
+    return flat.reshape(flat.shape[:d] + (-1,))
+
+
+def _window(node: Node, staged: Staged, rules) -> NodeRule:
+    """reduce_window (sum, max, min: pooling) and cumsum, cummax, cummin: each output element
+    reduces a window of input elements (a cumulative one reduces a window reaching back to the
+    start). A summed element has derivative 1; the window's largest (smallest) 1, the first of
+    tied ones taking it, the others 0."""
+    from ._rules import WINDOWS
+
+    prim = node.eqn.primitive.name
+    (ref,) = node.inputs
+    p = node.eqn.params
     shape = np.shape(_value(ref, staged))
-    size = int(np.prod(shape)) if shape else 1
-    # Which input element each output element copies: the operation applied to the indices.
-    index = np.asarray(_bind(node.eqn, [np.arange(size, dtype=np.float64).reshape(shape)]
-                             + [_value(r, staged) for r in rest])[0]).astype(np.int64)
-    rule = NodeRule(node, None, _copy_latex(node, ref, shape))
+    size = int(np.prod(shape, dtype=np.int64))
+    if prim.startswith("cum"):
+        n, axis = shape[p["axis"]], p["axis"]
+        window = [n if a == axis else 1 for a in range(len(shape))]
+        padding = [((0, n - 1) if p["reverse"] else (n - 1, 0)) if a == axis else (0, 0)
+                   for a in range(len(shape))]
+        index = window_index(shape, window, [1] * len(shape), padding, [1] * len(shape),
+                             [1] * len(shape))
+    else:
+        index = window_index(shape, p["window_dimensions"], p["window_strides"], p["padding"],
+                             p["base_dilation"], p["window_dilation"])
+    how = WINDOWS[prim]
+    x = sp.latex(symbol(ref)) if isinstance(ref, str) else "c"
+    words = {"sum": "sum", "max": "max", "min": "min"}[how]
+    rule = NodeRule(node, None, rf"\operatorname{{window\_{words}}}({x})\ \text{{over {index.shape[-1]} elements}}",
+                    note=("" if how == "sum" else f"a window's {'largest' if how == 'max' else 'smallest'} "
+                          "element has slope 1, the first of tied ones taking it (JAX's convention)"))
+    if not (isinstance(ref, str) and staged[ref].differentiable):
+        return rule
+    terms = sp.symbols("u0:3")
+    if how == "sum":
+        local = sp.diff(sum(terms), terms[0])  # = 1 for each element of the window
+
+        def evaluate(values, upstream):
+            g = jnp.broadcast_to(jnp.reshape(upstream, index.shape[:-1] + (1,)), index.shape)
+            return _sum_back(jnp.ravel(g) * float(local), jnp.asarray(index.ravel()), size).reshape(shape)
+
+        latex = r"1\ \text{for each element of each window}"
+    else:
+        local = sp.diff(sp.Max(*terms) if how == "max" else sp.Min(*terms), terms[0])
+        fill = -jnp.inf if how == "max" else jnp.inf
+
+        def evaluate(values, upstream):
+            flat = jnp.ravel(_value_at(ref, values))
+            windows = jnp.where(index >= 0, flat[np.maximum(index, 0)], fill)
+            top = jnp.reshape(values[node.name], index.shape[:-1] + (1,))
+            first = jnp.argmax(windows == top, axis=-1)[..., None]
+            chosen = jnp.take_along_axis(jnp.asarray(index), first, axis=-1)
+            return _sum_back(jnp.ravel(upstream), jnp.ravel(chosen), size).reshape(shape)
+
+        latex = rf"\mathbb{{1}}[\text{{{'largest' if how == 'max' else 'smallest'} in its window}}]"
+        local = None  # SymPy's slope of max(u₀, u₁, u₂) is a step; the table states it in words
+    rule.locals.append(Local(ref, local, latex, evaluate))
+    return rule
+
+
+def _prod(node: Node, staged: Staged, rules) -> NodeRule:
+    """reduce_prod: ∂(u₀u₁⋯)/∂u₀ = the product of the other factors (computed without dividing,
+    so a zero factor is no problem)."""
+    (ref,) = node.inputs
+    axes = tuple(node.eqn.params["axes"])
+    shape = np.shape(_value(ref, staged))
+    terms = sp.symbols("u0:3")
+    local = sp.diff(sp.Mul(*terms), terms[0])  # u1*u2: the other factors
+    rule = NodeRule(node, None, _reduction_latex(r"\prod", ref, shape, axes))
+    keep = [d for d in range(len(shape)) if d not in axes]
 
     def evaluate(values, upstream):
-        g = jnp.zeros(size).at[index.ravel()].add(jnp.ravel(upstream))
-        return jnp.reshape(g, shape)
+        x = jnp.transpose(_value_at(ref, values), keep + list(axes))
+        x = x.reshape(x.shape[:len(keep)] + (-1,))
+        ones = jnp.ones(x.shape[:-1] + (1,))
+        before = jnp.cumprod(jnp.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+        after = jnp.flip(jnp.cumprod(jnp.concatenate([ones, jnp.flip(x, -1)[..., :-1]], axis=-1),
+                                     axis=-1), -1)
+        g = jnp.reshape(upstream, x.shape[:-1] + (1,)) * before * after
+        g = g.reshape([shape[d] for d in keep + list(axes)])
+        return jnp.transpose(g, np.argsort(keep + list(axes)))
 
     if isinstance(ref, str) and staged[ref].differentiable:
-        rule.locals.append(Local(ref, sp.Integer(1),
-                                 r"1\ \text{for each copied element (gathered back)}", evaluate))
+        rule.locals.append(Local(ref, local, rf"{sp.latex(local)}\ \text{{(the other factors)}}",
+                                 evaluate))
     return rule
+
+
+def _conv(node: Node, staged: Staged, rules) -> NodeRule:
+    """conv_general_dilated, as the matrix product it is: the input's patches P(x) (an index map:
+    each patch element is one input element or padding) times the kernel W, once per feature
+    group. SymPy's matrix calculus gives P̄ = Ȳ Wᵀ, which summed back over the patches is a full
+    correlation of the upstream with the flipped kernel, and W̄ = P(x)ᵀ Ȳ, the input correlated
+    with the upstream."""
+    p = node.eqn.params
+    x_ref, w_ref = node.inputs
+    if p["batch_group_count"] != 1:
+        raise _error(node, "conv_general_dilated with batch_group_count > 1")
+    lhs, rhs, out = p["dimension_numbers"]
+    xs, ws = (np.shape(_value(r, staged)) for r in (x_ref, w_ref))
+    x_perm, w_perm, out_perm = list(lhs), list(rhs), list(out)
+    N, C, spatial = xs[lhs[0]], xs[lhs[1]], [xs[d] for d in lhs[2:]]
+    O, I, kernel = ws[rhs[0]], ws[rhs[1]], [ws[d] for d in rhs[2:]]
+    G = p["feature_group_count"]
+    index = window_index(spatial, kernel, p["window_strides"], p["padding"], p["lhs_dilation"],
+                         p["rhs_dilation"])  # (out spatial..., kernel size)
+    out_spatial, KK = index.shape[:-1], index.shape[-1]
+    L, S = int(np.prod(out_spatial, dtype=np.int64)), int(np.prod(spatial, dtype=np.int64))
+    idx = np.reshape(index, (L * KK,))
+    names = [sp.latex(symbol(r)) if isinstance(r, str) else "c" for r in (x_ref, w_ref)]
+    a = sp.MatrixSymbol(names[0], N * L, I * KK)
+    b = sp.MatrixSymbol(names[1], I * KK, O // G)
+    g = sp.MatrixSymbol(sp.latex(bar(node.name)), N * L, O // G)
+    product = a * b
+    groups = f", once per feature group ({G})" if G > 1 else ""
+    rule = NodeRule(node, product, rf"P({names[0]})\,{names[1]}",
+                    note=f"a convolution is a matrix product: P({names[0]}) holds the input's "
+                         f"patches ({N * L}×{I * KK}: one row per output position, one column per "
+                         f"kernel element), {names[1]} the kernel ({I * KK}×{O // G}){groups}")
+    objective = sp.Trace(g.T * product)
+
+    def arrange(values, upstream):
+        x = jnp.transpose(_value_at(x_ref, values), x_perm).reshape(N, C, S)
+        patches = jnp.where(idx >= 0, x[:, :, np.maximum(idx, 0)], 0.0).reshape(N, G, I, L, KK)
+        a_v = jnp.transpose(patches, (1, 0, 3, 2, 4)).reshape(G, N * L, I * KK)
+        w = jnp.transpose(_value_at(w_ref, values), w_perm).reshape(G, O // G, I * KK)
+        y = jnp.transpose(jnp.reshape(upstream, [node.shape[d] for d in range(len(node.shape))]),
+                          out_perm).reshape(N, G, O // G, L)
+        return a_v, jnp.transpose(w, (0, 2, 1)), jnp.transpose(y, (1, 0, 3, 2)).reshape(G, N * L, O // G)
+
+    def x_back(fn):
+        def evaluate(values, upstream):
+            pbar = fn(*arrange(values, upstream)).reshape(G, N, L, I, KK)
+            pbar = jnp.transpose(pbar, (1, 0, 3, 2, 4)).reshape(N * C, L * KK)
+            ok = idx >= 0
+            xbar = jnp.zeros((N * C, S + 1)).at[:, np.where(ok, idx, S)].add(pbar)[:, :S]
+            xbar = xbar.reshape([N, C] + spatial)
+            return jnp.transpose(xbar, np.argsort(x_perm))
+        return evaluate
+
+    def w_back(fn):
+        def evaluate(values, upstream):
+            wbar = jnp.transpose(fn(*arrange(values, upstream)), (0, 2, 1)).reshape([O, I] + kernel)
+            return jnp.transpose(wbar, np.argsort(w_perm))
+        return evaluate
+
+    for ref, matrix, back, text in ((x_ref, a, x_back, r"\text{summed back over the patches: a full "
+                                     r"correlation with the flipped kernel}"),
+                                    (w_ref, b, w_back, r"\text{the input correlated with the upstream}")):
+        if not (isinstance(ref, str) and staged[ref].differentiable):
+            continue
+        grad = sp.diff(objective, matrix)
+        plain = [sp.MatrixSymbol(f"m{j}", *m.shape) for j, m in enumerate((a, b, g))]
+        fn = jax.vmap(sp.lambdify(plain, grad.xreplace(dict(zip((a, b, g), plain))), "jax"))
+        rule.locals.append(Local(ref, grad, rf"{_latex(grad)},\ {text}", back(fn)))
+    return rule
+
+
+def _data(node: Node, staged: Staged, rules) -> NodeRule:
+    """argmax, argmin: an integer result, constant between ties, so no gradient flows back."""
+    (ref, *_) = node.inputs
+    x = sp.latex(symbol(ref)) if isinstance(ref, str) else "c"
+    axes = ", ".join(map(str, node.eqn.params.get("axes", ())))
+    return NodeRule(node, None, rf"\operatorname{{{node.op}}}_{{\text{{axis {axes}}}}} {x}",
+                    note=f"{node.op} is an integer index: piecewise constant, so no gradient flows through it")
+
+
+def _convert(node: Node, staged: Staged, rules) -> NodeRule:
+    """A conversion to or from an integer or a boolean: piecewise constant, no gradient."""
+    from ._rules import as_number
+
+    (ref,) = node.inputs
+    formula = as_number(_argument(ref, staged, rules))
+    dtype = np.dtype(node.eqn.params["new_dtype"]).name
+    return NodeRule(node, formula, rf"\operatorname{{{dtype}}}\left({_latex(formula)}\right)",
+                    note=f"converted to {dtype}: piecewise constant, so no gradient flows through it")
 
 
 def _stop(node: Node, staged: Staged, rules) -> NodeRule:
@@ -339,7 +663,12 @@ def _copy_latex(node, ref, shape) -> str:
         return rf"{x}^{{\mathsf{{T}}}}"
     words = {"broadcast_in_dim": "copied to shape", "reshape": "reshaped to",
              "squeeze": "squeezed to", "expand_dims": "expanded to", "slice": "sliced to",
-             "transpose": "axes permuted, shape"}[prim]
+             "transpose": "axes permuted, shape", "rev": "reversed, shape",
+             "pad": "padded to", "dynamic_slice": "sliced (at a computed start) to",
+             "gather": "elements picked by index, shape"}.get(prim)
+    if words is None or len(node.inputs) > 1 and prim not in ("pad", "dynamic_slice", "gather"):
+        args = ", ".join(sp.latex(symbol(r)) for r in node.inputs if isinstance(r, str))
+        return rf"\operatorname{{{prim.replace('_', chr(92) + '_')}}}({args})\ \text{{shape {out}}}"
     return rf"{x}\ \text{{{words} {out}}}"
 
 

@@ -113,7 +113,22 @@ def _branch(node, rule, local, staged) -> str:
             return rf"{up}^{{\mathsf{{T}}}}"
         if prim == "broadcast_in_dim":
             return rf"\textstyle\sum_{{\text{{copies}}}} {up}"
-        return rf"\operatorname{{{'unslice' if prim == 'slice' else 'reshape'}}}({up})"
+        if prim in ("reshape", "squeeze", "expand_dims"):
+            return rf"\operatorname{{reshape}}({up})"
+        back = {"slice": "unslice", "transpose": "transpose^{-1}", "rev": "rev",
+                "pad": "unpad", "dynamic_slice": "unslice", "gather": r"scatter\_add",
+                "concatenate": "split", "stack": "unstack"}.get(prim, r"sum\_back")
+        return rf"\operatorname{{{back}}}({up})"
+    if kind == "scatter_add":
+        return up if local.input == node.inputs[0] else rf"\operatorname{{gather}}({up})"
+    if kind == "window":
+        how = node.eqn.primitive.name.split("_")[-1].replace("cum", "")
+        return (rf"\operatorname{{window\_sum\_back}}({up})" if how == "sum" else
+                rf"\operatorname{{to\_arg{how}}}({up})")
+    if kind == "prod":
+        return rf"\operatorname{{broadcast}}({up}) \odot \prod_{{\text{{others}}}}"
+    if kind == "conv":
+        return local.latex.split(",")[0]
     product = up if local.expr == 1 else (
         rf"{up} \cdot {_paren(local.latex)}" if node.shape == () else rf"{up} \odot {_paren(local.latex)}")
     if staged[local.input].shape != node.shape:  # a scalar or a size-1 axis used on an array
@@ -134,7 +149,7 @@ def prove_dot_rules(claim, staged, rules) -> None:
     """
     seen = set()
     for node in staged.nodes:
-        if node.op != "dot_general" or node.name not in rules:
+        if node.rule is None or node.rule.kind not in ("dot", "conv") or node.name not in rules:
             continue
         rule = rules[node.name]
         capped = {m: sp.MatrixSymbol(m.name, *[min(int(d), PROOF_SIZE) for d in m.shape])

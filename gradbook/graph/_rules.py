@@ -6,11 +6,21 @@ Four kinds of node:
   its local derivatives are SymPy's derivatives of that formula.
 - dot: a vector or matrix product; its gradients come from SymPy's matrix calculus on
   tr(Ḡᵀ·A·B), which gives ∂/∂A = Ḡ·Bᵀ and ∂/∂B = Aᵀ·Ḡ.
-- sum and max: reductions; each summed element has derivative 1, the maximal one 1 (ties
-  share it equally, JAX's convention), the others 0.
-- copy: broadcast, reshape, transpose, squeeze, slice: every output element is a copy of one
-  input element (derivative 1), so the gradient is gathered back along the same index map.
-- stop: stop_gradient, a value the gradient does not flow through (derivative 0).
+- sum, max (and min), prod: reductions; each summed element has derivative 1, the maximal
+  one 1 (ties share it equally, JAX's convention), a product's factor the product of the others.
+- copy: an index map, where every output element is one input element or a constant:
+  broadcast, reshape, transpose, slice, concatenate, stack, pad, rev, dynamic_slice,
+  dynamic_update_slice, gather, scatter. The map is found by applying the operation to the
+  elements' numbers (0, 1, 2, ...); each copied element has derivative 1, so the gradient is
+  summed back along the same map.
+- scatter_add: x.at[i].add(u): x passes through (derivative 1), and each element of u is added
+  to the one element the indices name (derivative 1), so its gradient is read back from there.
+- window: reduce_window sum/max/min and cumsum/cummax/cummin: each output element reduces a
+  window of input elements, found from the window's shape, strides, padding and dilations.
+- conv: conv_general_dilated, written as patches of the input (an index map) times the kernel
+  (a matrix product per feature group), so SymPy's matrix calculus gives both rules.
+- stop, data: stop_gradient and conversions to or from integers or booleans, argmax and
+  argmin: no gradient flows through them (derivative 0).
 """
 from __future__ import annotations
 
@@ -38,13 +48,29 @@ SCALAR = {
     "not": lambda a, p: sp.Not(a), "and": lambda a, b, p: sp.And(a, b),
     "or": lambda a, b, p: sp.Or(a, b), "sign": lambda a, p: sp.sign(a),
     "is_finite": lambda a, p: sp.Lt(sp.Abs(a), sp.oo),
+    "erf": lambda a, p: sp.erf(a), "erfc": lambda a, p: sp.erfc(a),
+    "tan": lambda a, p: sp.tan(a), "atan": lambda a, p: sp.atan(a),
+    "sinh": lambda a, p: sp.sinh(a), "cosh": lambda a, p: sp.cosh(a),
+    "asinh": lambda a, p: sp.asinh(a), "atan2": lambda a, b, p: sp.atan2(a, b),
+    "exp2": lambda a, p: 2 ** a, "cbrt": lambda a, p: sp.cbrt(a),
+    # clamp(lo, x, hi): x held between lo and hi
+    "clamp": lambda lo, a, hi, p: sp.Min(sp.Max(a, lo), hi),
 }
+INDEX_MAPS = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims", "slice",
+              "concatenate", "stack", "pad", "rev", "dynamic_slice", "dynamic_update_slice",
+              "gather", "scatter"}
+WINDOWS = {"reduce_window_sum": "sum", "reduce_window_max": "max", "reduce_window_min": "min",
+           "cumsum": "sum", "cummax": "max", "cummin": "min"}
 STRUCTURAL = {"dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max",
-              "broadcast_in_dim": "copy", "reshape": "copy", "transpose": "copy",
-              "squeeze": "copy", "expand_dims": "copy", "slice": "copy",
-              "stop_gradient": "stop"}
-SUPPORTED = set(SCALAR) | {"select_n"} | set(STRUCTURAL) | {"convert_element_type",
-                                                             "custom_jvp_call", "custom_vjp_call"}
+              "reduce_min": "max", "reduce_prod": "prod", "scatter-add": "scatter_add",
+              "conv_general_dilated": "conv", "stop_gradient": "stop", "argmax": "data",
+              "argmin": "data", "convert_element_type": "convert",
+              **{p: "copy" for p in INDEX_MAPS},
+              **{p: "window" for p in WINDOWS}}
+# Handled while staging: iota is folded to a constant, calls are inlined, loops unrolled.
+STAGED = {"iota", "convert_element_type", "custom_jvp_call", "custom_vjp_call", "scan", "cond",
+          "while"}
+SUPPORTED = set(SCALAR) | {"select_n"} | set(STRUCTURAL) | STAGED
 # Functions whose own derivative rule sets the slope at a kink differently from SymPy's
 # Heaviside(0) = 1/2: jax.nn.relu has slope 0 at 0 (notebook 06 states this convention).
 KINK_AT_ZERO = {"relu": 0}
@@ -82,11 +108,12 @@ def function_name(eqn) -> str:
 def scalar_formula(eqn, args):
     """The SymPy formula of one elementwise equation applied to `args`."""
     prim = eqn.primitive.name
-    if prim == "select_n":  # select_n(which, case0, case1, ...): case0 where `which` is false
+    if prim == "select_n":  # select_n(which, case0, case1, ...): case k where which == k
         which, *cases = args
-        if len(cases) != 2:
-            raise ValueError("select_n with more than two cases")
-        return sp.Piecewise((cases[1], which), (cases[0], True))
+        if len(cases) == 2 and isinstance(which, (sp.logic.boolalg.Boolean, sp.core.relational.Relational)):
+            return sp.Piecewise((cases[1], which), (cases[0], True))
+        return sp.Piecewise(*[(c, sp.Eq(which, k)) for k, c in enumerate(cases[:-1])],
+                            (cases[-1], True))
     return SCALAR[prim](*args, eqn.params)
 
 
@@ -100,7 +127,7 @@ def compose(closed, args):
         prim = eqn.primitive.name
         if prim in ("convert_element_type", "copy", "copy_p", "name", "broadcast_in_dim",
                     "reshape", "squeeze", "expand_dims"):
-            out = vals[0]
+            out = as_number(vals[0]) if prim == "convert_element_type" else vals[0]
         elif prim in ("jit", "pjit", "closed_call", "custom_jvp_call", "custom_vjp_call"):
             out = compose(eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr"), vals)
         else:
@@ -108,6 +135,14 @@ def compose(closed, args):
         env[eqn.outvars[0]] = out
     out = jaxpr.outvars[0]
     return _number(out.val) if _is_literal(out) else env[out]
+
+
+def as_number(value):
+    """A condition used as a number (bool to float): 1 where it holds, else 0."""
+    if isinstance(value, (sp.logic.boolalg.Boolean, sp.core.relational.Relational)) and value not in (
+            sp.true, sp.false):
+        return sp.Piecewise((1, value), (0, True))
+    return sp.Integer(int(bool(value))) if value in (sp.true, sp.false) else value
 
 
 def _scalar_only(jaxpr) -> bool:
@@ -141,7 +176,8 @@ def _is_literal(v) -> bool:
 
 
 def _number(value):
-    """A literal as SymPy writes it: integers plainly, others as exact-looking floats."""
+    """A literal as SymPy writes it: the exact rational its shortest decimal repr means
+    (0.05 -> 1/20, not 0.05000000000000000277), so proofs compare exact numbers."""
     import numpy as np
 
     x = np.asarray(value)
@@ -154,4 +190,4 @@ def _number(value):
         return sp.true if x else sp.false
     if float(x) == int(x) and abs(x) < 1e15:
         return sp.Integer(int(x))
-    return sp.Float(x, 17)
+    return sp.Rational(repr(float(x)))

@@ -21,6 +21,7 @@ from ._trace import _bind
 ALIASES = {"name", "convert_element_type", "copy", "copy_p"}
 CALLS = {"jit", "pjit", "closed_call", "core_call"}
 CUSTOM = {"custom_jvp_call", "custom_vjp_call", "custom_vjp_call_jaxpr"}
+MAX_STEPS = 10_000  # a loop unrolled into more steps than this is refused
 
 
 class DeriveError(ValueError):
@@ -39,6 +40,8 @@ class Node:
     line: str = ""           # "loss.py:12" where the user's code made it
     rule: object = None      # how SymPy writes it and differentiates it (see _rules)
     aval: object = None      # its shape and dtype, known before its value is computed
+    step: tuple = ()         # inside unrolled loops: ((loop, step number), ...) outermost first
+    branch: str = ""         # inside a cond: which branch the worked example took
 
     @property
     def shape(self) -> tuple:
@@ -105,7 +108,7 @@ def stage(f, at: dict, *, names: dict | None = None, output: str = "f",
         value = np.asarray(value)  # an array the function closes over: a node of its own
         env[var] = Constant(value) if value.size == 1 else stager.add(
             Node(stager.fresh("c"), "const", value=value))
-    out = stager.run(closed.jaxpr, env)
+    (out,) = stager.run(closed.jaxpr, env)
     if isinstance(out, Constant):
         raise DeriveError(f"{f.__name__} returns a constant: there is nothing to differentiate")
     for old, new in (names or {}).items():
@@ -122,10 +125,98 @@ class _Stager:
         self.nodes: list[Node] = []
         self.names, self.expand, self.count = names, expand, 0
         self.renamed: dict[str, str] = {}
+        self.steps: list = []   # the loops being unrolled, and their step numbers
+        self.branch = ""        # the cond being inlined, and the branch taken
+        self.loops = 0
 
     def add(self, node: Node) -> str:
+        node.step, node.branch = tuple(self.steps), self.branch
         self.nodes.append(node)
         return node.name
+
+    def constant(self, value):
+        """A constant: one number written in formulas, or an array node of its own."""
+        value = np.asarray(value)
+        if value.size <= 1 or (value == value.flat[0]).all():
+            return Constant(value)
+        return self.add(Node(self.fresh("c"), "const", value=value))
+
+    def inline(self, closed, refs, line: str) -> list:
+        """Stage a called jaxpr (a jitted helper, a loop body, a branch) on `refs`."""
+        env = dict(zip(closed.jaxpr.constvars, [self.constant(c) for c in closed.consts]))
+        env.update(zip(closed.jaxpr.invars, refs))
+        return self.run(closed.jaxpr, env, line)
+
+    def glue(self, f, refs, line: str) -> list:
+        """Stage a small jnp function on `refs` (a loop's slicing and stacking) as user code."""
+        avals = [jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype) if x is not None else a
+                 for x, a in ((r.value, None) if isinstance(r, Constant) else
+                              (self.by(r).value if self.by(r).aval is None else None, self.by(r).aval)
+                              for r in refs)]
+        return self.inline(jax.make_jaxpr(f)(*avals), refs, line)
+
+    def scan(self, eqn, refs, line: str) -> list:
+        """lax.scan (and fori_loop with bounds known when traced), unrolled step by step."""
+        p = eqn.params
+        n, nc, ncarry = int(p["length"]), p["num_consts"], p["num_carry"]
+        consts, carry, xs = refs[:nc], refs[nc:nc + ncarry], refs[nc + ncarry:]
+        if n > MAX_STEPS:
+            raise DeriveError(f"cannot derive the scan made at {line or 'an unknown line'}: "
+                              f"{n} steps, more than {MAX_STEPS} unrolled")
+        self.loops += 1
+        ys = [[None] * n for _ in range(len(p["jaxpr"].jaxpr.outvars) - ncarry)]
+        for t in (range(n - 1, -1, -1) if p["reverse"] else range(n)):
+            self.steps.append((f"scan{self.loops}", t))
+            x_t = [self.glue(lambda a, t=t: jax.lax.index_in_dim(a, t, 0, keepdims=False), [x], line)[0]
+                   for x in xs]
+            outs = self.inline(p["jaxpr"], consts + carry + x_t, line)
+            self.steps.pop()
+            carry = outs[:ncarry]
+            for k, y in enumerate(outs[ncarry:]):
+                ys[k][t] = y
+        return carry + [self.glue(lambda *a: jnp.stack(a), y, line)[0] for y in ys]
+
+    def while_loop(self, eqn, refs, line: str) -> list:
+        """lax.while_loop whose condition folds to a constant at every step: unrolled."""
+        p = eqn.params
+        cc, bc = p["cond_nconsts"], p["body_nconsts"]
+        cconsts, bconsts, carry = refs[:cc], refs[cc:cc + bc], refs[cc + bc:]
+        self.loops += 1
+        for t in range(MAX_STEPS + 1):
+            (go,) = self.inline(p["cond_jaxpr"], cconsts + carry, line)
+            if not isinstance(go, Constant):
+                raise DeriveError(f"cannot derive the while loop made at {line or 'an unknown line'}: "
+                                  "its number of steps depends on the data; loops whose trip count "
+                                  "is known when traced (lax.scan, fori_loop with Python-int "
+                                  "bounds) are unrolled")
+            if not bool(go.value):
+                return carry
+            self.steps.append((f"while{self.loops}", t))
+            carry = self.inline(p["body_jaxpr"], bconsts + carry, line)
+            self.steps.pop()
+        raise DeriveError(f"cannot derive the while loop made at {line or 'an unknown line'}: "
+                          f"more than {MAX_STEPS} steps")
+
+    def cond(self, eqn, refs, line: str) -> list:
+        """lax.cond and lax.switch: the branch the worked example takes, inlined (said so)."""
+        index, *operands = refs
+        branches = eqn.params["branches"]
+        k = int(np.clip(np.asarray(self.concrete(index)), 0, len(branches) - 1))
+        outer, self.branch = self.branch, (f"branch {k} of the cond at {line or '?'}, the one "
+                                           "the worked example takes")
+        outs = self.inline(branches[k], operands, line)
+        self.branch = outer
+        return outs
+
+    def concrete(self, ref):
+        """A reference's value at the worked example (to choose a cond's branch)."""
+        if isinstance(ref, Constant):
+            return ref.value
+        from ._backward import forward
+
+        inputs = [n.name for n in self.nodes if n.op == "input"]
+        staged = Staged(list(self.nodes), inputs, ref)
+        return forward(staged, {n.name: n.value for n in self.nodes if n.op == "input"})[ref]
 
     def fresh(self, prefix: str = "v") -> str:
         taken = {n.name for n in self.nodes} | set(self.names.values())
@@ -153,8 +244,8 @@ class _Stager:
     def by(self, name: str) -> Node:
         return next(n for n in reversed(self.nodes) if n.name == name)
 
-    def run(self, jaxpr, env, line: str = ""):
-        """Stage every equation of `jaxpr`; return the reference of its (single) output.
+    def run(self, jaxpr, env, line: str = "") -> list:
+        """Stage every equation of `jaxpr`; return the references of its outputs.
 
         `line` is where the call being inlined was made, for operations JAX traced inside it.
         """
@@ -162,24 +253,25 @@ class _Stager:
             refs = [Constant(np.asarray(v.val)) if isinstance(v, Literal) else self.resolve(env[v])
                     for v in eqn.invars]
             prim = eqn.primitive.name
-            if prim in ALIASES and len(refs) == 1:
+            if prim in ALIASES and len(refs) == 1 and _is_alias(eqn):
                 env[eqn.outvars[0]] = refs[0]
                 if prim == "name" and not isinstance(refs[0], Constant) and self.by(refs[0]).op != "input":
                     self.rename(refs[0], eqn.params["name"])
                 continue
-            if prim in CALLS and (self.expand or not _elementwise_call(eqn)):
-                inner = eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
-                inner_env = dict(zip(inner.jaxpr.constvars,
-                                     [Constant(np.asarray(c)) for c in inner.consts]))
-                inner_env.update(zip(inner.jaxpr.invars, refs))
-                env[eqn.outvars[0]] = self.run(inner.jaxpr, inner_env, _user_line(eqn) or line)
+            if (prim in CALLS and (self.expand or not _elementwise_call(eqn))) or (
+                    prim in CUSTOM and not _elementwise_call(eqn)):  # custom rule: its primal inlined
+                inner = (eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
+                         or eqn.params.get("fun_jaxpr"))
+                env.update(zip(eqn.outvars, self.inline(inner, refs, _user_line(eqn) or line)))
                 continue
             if all(isinstance(r, Constant) for r in refs):  # arithmetic on constants only
-                value = np.asarray(_bind(eqn, [r.value for r in refs])[0])
-                env[eqn.outvars[0]] = (Constant(value) if value.size <= 1 or (value == value.flat[0]).all()
-                                       else self.add(Node(self.fresh("c"), "const", value=value)))
+                for var, value in zip(eqn.outvars, _bind(eqn, [r.value for r in refs])):
+                    env[var] = self.constant(value)
                 continue
             where = _user_line(eqn) or line
+            if prim in LOOPS:
+                env.update(zip(eqn.outvars, getattr(self, LOOPS[prim])(eqn, refs, where)))
+                continue
             if len(eqn.outvars) != 1:
                 raise DeriveError(_unsupported(prim, where, "it has several outputs"))
             rule = rule_for(eqn)
@@ -188,8 +280,20 @@ class _Stager:
             node = Node(self.fresh(), _op_name(eqn), refs, None, eqn, where, rule,
                         eqn.outvars[0].aval)
             env[eqn.outvars[0]] = self.add(node)
-        out = jaxpr.outvars[0]
-        return Constant(np.asarray(out.val)) if isinstance(out, Literal) else self.resolve(env[out])
+        return [Constant(np.asarray(out.val)) if isinstance(out, Literal) else self.resolve(env[out])
+                for out in jaxpr.outvars]
+
+
+LOOPS = {"scan": "scan", "while": "while_loop", "cond": "cond"}
+
+
+def _is_alias(eqn) -> bool:
+    """A conversion is an alias between floating types (or to its own type); to or from an
+    integer or a boolean it is a node of its own, through which no gradient flows."""
+    if eqn.primitive.name != "convert_element_type":
+        return True
+    old, new = np.dtype(eqn.invars[0].aval.dtype), np.dtype(eqn.params["new_dtype"])
+    return old == new or (np.issubdtype(old, np.floating) and np.issubdtype(new, np.floating))
 
 
 def _elementwise_call(eqn) -> bool:
