@@ -203,7 +203,7 @@ def test_a_function_that_calls_autodiff_is_rejected_as_such():
 
 @pytest.mark.parametrize("answer, position, hint", [
     ("sigma(s)*(1 - sigma(s)", 10, "every ( needs its )"),
-    ("2s*(1 - sigma(s))", 1, "is a * missing"),
+    ("dsigma/ds = sigma(s)*(1 - sigma(s))", 11, "write only the right-hand side"),
     ("sigma(s)*(1 - sgma)", 15, "did you mean 'sigma'"),
     ("sigma(s) if s > 0 else 0", 1, "where(condition, a, b)"),
 ])

@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import inspect
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from ._bank import Exercise
+from ._names import spellings
 from ._parse import AUTODIFF, AutodiffUsed, Formula, ParseError, parse
 
 _PATCHED = ("grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "value_and_grad",
@@ -35,6 +36,19 @@ class Answer:
     formula: Formula | None = None
     function: object = None
     params: tuple = ()
+    notes: list = field(default_factory=list, compare=False)  # what the judges add (a timeout)
+
+    def readings(self) -> list[str]:
+        """How an ambiguous notation was read, and what the judges noted, for the feedback."""
+        return list(self.formula.readings if self.formula is not None else ()) + self.notes
+
+
+def with_readings(feedback, answer: Answer):
+    """The feedback with the answer's readings and notes added to its message."""
+    lines = answer.readings()
+    if lines:
+        feedback.message += "".join(f"\nnote: {line}" for line in lines)
+    return feedback
 
 
 def normalise(ex: Exercise, answer) -> Answer:
@@ -43,10 +57,10 @@ def normalise(ex: Exercise, answer) -> Answer:
     if answer is None or answer is Ellipsis:
         raise NoAnswer("no answer yet: replace ... with your formula")
     if isinstance(answer, str):
-        return Answer("plain math", answer, formula=parse(answer, known))
+        return Answer("plain math", answer, formula=read(ex, answer))
     if isinstance(answer, (tuple, list)) and answer and all(isinstance(a, str) for a in answer):
         text = "(" + ", ".join(answer) + ")"
-        return Answer("plain math", text, formula=parse(text, known))
+        return Answer("plain math", text, formula=read(ex, text))
     if _is_sympy(answer):
         text = to_plain_math(ex, answer)
         try:
@@ -58,6 +72,15 @@ def normalise(ex: Exercise, answer) -> Answer:
         return _function_answer(ex, answer)
     raise ParseError(repr(answer)[:60], None, f"a {type(answer).__name__} is not an answer",
                      "give a string such as \"yhat - y\", a SymPy expression, or a function")
+
+
+def read(ex: Exercise, text: str) -> Formula:
+    """A student's formula for this exercise, read with its names, their spellings and shapes."""
+    from ._scope import shape_reader
+
+    known = ex.names() | ex.functions()
+    return parse(text, known, shapes=shape_reader(ex), values=ex.names(),
+                 spellings=spellings(known))
 
 
 def _is_sympy(value) -> bool:

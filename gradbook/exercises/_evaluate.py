@@ -12,7 +12,7 @@ import operator
 import numpy as np
 import sympy as sp
 
-from ._parse import function_name
+from ._parse import _module_path, function_name
 
 
 class EvalError(ValueError):
@@ -36,7 +36,7 @@ def run(tree: ast.AST, backend, env: dict, functions: dict | None = None):
         if isinstance(node, ast.Expression):
             return ev(node.body)
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or node.value is None:
+            if isinstance(node.value, (bool, str)) or node.value is None:
                 return node.value
             return backend.number(node.value)
         if isinstance(node, ast.Name):
@@ -65,8 +65,7 @@ def run(tree: ast.AST, backend, env: dict, functions: dict | None = None):
             return backend.compare(_COMPARE[type(node.ops[0])], ev(node.left),
                                    ev(node.comparators[0]))
         if isinstance(node, ast.Attribute):
-            if isinstance(node.value, ast.Name) and node.value.id in ("np", "jnp", "numpy",
-                                                                      "sp", "sympy", "math"):
+            if _module_path(node.value):
                 return backend.constant("E" if node.attr == "e" else node.attr)
             value = ev(node.value)
             if node.attr == "T":
@@ -85,17 +84,30 @@ def run(tree: ast.AST, backend, env: dict, functions: dict | None = None):
     return ev(tree)
 
 
+# Arguments that are sizes or axes, not arrays: (function, position) -> keyword. NumPy's order.
+_STATIC = {("sum", 1): "axis", ("mean", 1): "axis", ("softmax", 1): "axis",
+           ("ones", 0): "shape", ("zeros", 0): "shape", ("eye", 0): "shape",
+           ("reshape", 1): "shape"}
+
+
 def _call(node, ev, backend, functions):
-    try:
-        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
-    except ValueError:
-        raise EvalError(f"{ast.unparse(node)}: axis= and keepdims= take plain numbers") from None
     name = function_name(node.func)
-    if name is None:  # a method: x.sum(axis=0), x.dot(y), x.transpose()
-        obj = ev(node.func.value)
-        name, args = node.func.attr, [obj] + [ev(a) for a in node.args]
+    if name is None:  # a method: x.sum(0), x.dot(y), x.transpose(), x.reshape(-1, 1)
+        name = node.func.attr
+        arg_nodes = [node.func.value] + list(node.args)
     else:
-        args = [ev(a) for a in node.args]
+        arg_nodes = list(node.args)
+    kwargs = {kw.arg: _static(ev(kw.value)) for kw in node.keywords}
+    args = []
+    for k, arg in enumerate(arg_nodes):
+        key = _STATIC.get((name, k))
+        if key == "shape" and name == "reshape" and k + 1 < len(arg_nodes):  # reshape(-1, 1)
+            kwargs[key] = tuple(_static(ev(a)) for a in arg_nodes[k:])
+            break
+        if key:
+            kwargs[key] = _static(ev(arg))
+        else:
+            args.append(ev(arg))
     try:
         if name in functions:
             return functions[name](*args)
@@ -104,6 +116,21 @@ def _call(node, ev, backend, functions):
         if isinstance(error, (EvalError, Unsupported)):
             raise
         raise EvalError(f"{ast.unparse(node)}: {str(error).splitlines()[0]}") from None
+
+
+def _static(value):
+    """An axis, a size or a shape as Python ints (or a bool, for keepdims=)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_static(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise Unsupported("a size that is not a number") from None
+    if number != int(number):
+        raise EvalError(f"{value} is not a whole number (an axis or a size)")
+    return int(number)
 
 
 def _index(node, ev):
@@ -213,26 +240,70 @@ class JaxBackend(Backend):
             if len(args) == 1:
                 return (jnp.max if pick is jnp.maximum else jnp.min)(args[0])
             return pick(args[0], args[1])
+        if name in ("ones", "zeros", "eye"):
+            shape = kwargs.get("shape", ())
+            if name == "eye":
+                return jnp.eye(shape if isinstance(shape, int) else shape[0])
+            return getattr(jnp, name)(shape)
+        if name == "reshape":
+            return jnp.reshape(args[0], kwargs["shape"])
+        if name == "softmax":
+            x = jnp.asarray(args[0])
+            e = jnp.exp(x - jnp.max(x, axis=kwargs.get("axis", -1), keepdims=True))
+            return e / jnp.sum(e, axis=kwargs.get("axis", -1), keepdims=True)
+        if name == "einsum":
+            return jnp.einsum(args[0], *args[1:])
         unary = {"exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt, "sin": jnp.sin,
                  "cos": jnp.cos, "tan": jnp.tan, "tanh": jnp.tanh, "abs": jnp.abs,
+                 "log1p": jnp.log1p, "expm1": jnp.expm1, "square": jnp.square,
+                 "sign": jnp.sign, "sec": lambda x: 1 / jnp.cos(x),
+                 "csc": lambda x: 1 / jnp.sin(x), "cot": lambda x: 1 / jnp.tan(x),
+                 "asin": jnp.arcsin, "acos": jnp.arccos, "atan": jnp.arctan, "sinh": jnp.sinh,
+                 "cosh": jnp.cosh, "sech": lambda x: 1 / jnp.cosh(x),
+                 "csch": lambda x: 1 / jnp.sinh(x), "coth": lambda x: 1 / jnp.tanh(x),
+                 "asinh": jnp.arcsinh, "acosh": jnp.arccosh, "atanh": jnp.arctanh,
                  "transpose": lambda x: jnp.asarray(x).T,
+                 "ravel": jnp.ravel, "flatten": jnp.ravel, "array": jnp.asarray,
+                 "asarray": jnp.asarray,
                  "sigmoid": lambda x: 1 / (1 + jnp.exp(-x)), "sigma": lambda x: 1 / (1 + jnp.exp(-x)),
+                 "softplus": lambda x: jnp.logaddexp(x, 0.0),
                  "relu": lambda x: jnp.maximum(x, 0.0),
                  "step": lambda x: jnp.where(x > 0, 1.0, 0.0),
                  "diag": lambda v: jnp.diag(jnp.ravel(v) if _is_vector(v) else v)}
         if name in unary:
             _arity(name, args, 1)
             return unary[name](args[0])
-        if name == "outer":
+        if name in ("outer", "dot", "matmul"):
             _arity(name, args, 2)
-            return jnp.outer(args[0], args[1])
-        if name == "dot":
-            _arity(name, args, 2)
-            return jnp.dot(args[0], args[1])
+            return getattr(jnp, name)(args[0], args[1])
         if name == "where":
             _arity(name, args, 3)
             return jnp.where(jnp.asarray(args[0]) != 0, args[1], args[2])
         raise EvalError(f"unknown function {name}")
+
+
+class NumpyBackend(JaxBackend):
+    """Plain NumPy in float64: the shapes of a formula, cheaply, before it is judged."""
+
+    name = "numpy"
+
+    def __init__(self):
+        self.jnp = _NumpyAsJax()
+
+
+class _NumpyAsJax:
+    """NumPy under jax.numpy's names (logaddexp, arcsinh, ...), warnings silenced."""
+
+    def __getattr__(self, name):
+        function = getattr(np, name)
+        if not callable(function) or isinstance(function, type):
+            return function
+
+        def quiet(*args, **kwargs):
+            with np.errstate(all="ignore"):
+                return function(*args, **kwargs)
+
+        return quiet
 
 
 def _is_vector(v) -> bool:
@@ -312,8 +383,33 @@ class SymBackend(Backend):
                 return pick(*_obj(args[0]).ravel())
             return np.vectorize(lambda x, y: pick(x, y), otypes=[object])(args[0], args[1]) \
                 if any(isinstance(a, np.ndarray) for a in args) else pick(args[0], args[1])
+        if name in ("ones", "zeros", "eye"):
+            shape = kwargs.get("shape", ())
+            if name == "eye":
+                n = shape if isinstance(shape, int) else shape[0]
+                out = np.full((n, n), sp.Integer(0), dtype=object)
+                out[np.arange(n), np.arange(n)] = sp.Integer(1)
+                return out
+            return np.full(shape, sp.Integer(1 if name == "ones" else 0), dtype=object)
+        if name == "reshape":
+            return np.reshape(_obj(args[0]), kwargs["shape"])
+        if name in ("ravel", "flatten"):
+            return np.ravel(_obj(args[0]))
+        if name in ("array", "asarray"):
+            _arity(name, args, 1)
+            return args[0]
+        if name == "softmax":
+            e = _elementwise(sp.exp)(_obj(args[0]))
+            return e / np.sum(e, axis=kwargs.get("axis", -1), keepdims=True)
+        if name == "einsum":
+            return np.einsum(args[0], *[_obj(a) for a in args[1:]])
         unary = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
-                 "tan": sp.tan, "tanh": sp.tanh, "abs": sp.Abs,
+                 "tan": sp.tan, "tanh": sp.tanh, "abs": sp.Abs, "log1p": lambda x: sp.log(1 + x),
+                 "expm1": lambda x: sp.exp(x) - 1, "square": lambda x: x**2, "sign": sp.sign,
+                 "sec": sp.sec, "csc": sp.csc, "cot": sp.cot, "asin": sp.asin, "acos": sp.acos,
+                 "atan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh, "sech": sp.sech,
+                 "csch": sp.csch, "coth": sp.coth, "asinh": sp.asinh, "acosh": sp.acosh,
+                 "atanh": sp.atanh, "softplus": lambda x: sp.log(1 + sp.exp(x)),
                  "sigmoid": lambda x: 1 / (1 + sp.exp(-x)), "sigma": lambda x: 1 / (1 + sp.exp(-x)),
                  "relu": lambda x: sp.Max(x, 0), "step": lambda x: _indicator(x > 0)}
         if name in unary:
@@ -332,8 +428,8 @@ class SymBackend(Backend):
             return np.diag(v)
         if name == "outer":
             return np.outer(_obj(args[0]), _obj(args[1]))
-        if name == "dot":
-            return np.dot(_obj(args[0]), _obj(args[1]))
+        if name in ("dot", "matmul"):
+            return getattr(np, name)(_obj(args[0]), _obj(args[1]))
         if name == "where":
             _arity(name, args, 3)
             return np.vectorize(_where, otypes=[object])(*args) \

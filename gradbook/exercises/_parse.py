@@ -1,8 +1,11 @@
-"""Reading an answer written in plain math: a whitelisted Python expression, or a clear error.
+"""Reading an answer written the way a student writes math: a whitelisted expression, or a clear error.
 
 The language is NumPy's: `@` is the matrix product, `*` the entrywise product, `x.T` a
-transpose, `a > 0` a 0/1 mask. `^` means a power, and the Unicode spellings of a lecture
-note (ŷ, σ, δ, ᵀ, ·, −, ⊙) are accepted. Anything else is refused with the position and a hint.
+transpose, `a > 0` a 0/1 mask, `G.sum(0)` a sum over axis 0. Around it, the notations of a
+lecture note are read too: Unicode (ŷ, σ, W₁, ᵀ, ·, −, ⊙), a LaTeX subset (\\frac, \\hat{y},
+\\top, \\sum_n), `^` for a power, `e`, other spellings of names and functions, and products
+written side by side (`2x`, `g xᵀ`), read from the shapes. Anything else is refused with the
+position and a hint.
 """
 from __future__ import annotations
 
@@ -11,17 +14,22 @@ import difflib
 import re
 from dataclasses import dataclass
 
-# Spellings replaced before parsing: (what a student may type, what Python reads).
-UNICODE = (("−", "-"), ("·", "*"), ("⋅", "*"), ("⊙", "*"), ("×", "*"), ("ᵀ", ".T"),
-           ("ŷ", "yhat"), ("σ", "sigma"), ("δ", "delta"), ("Δ", "Delta"), ("^", "**"),
-           ("²", "**2"))
+from ._latex import LatexError, from_latex
+from ._names import FUNCTION_SPELLINGS
+from ._notation import CARET_T_NAME, SUM_NAME, NotationError, characters, juxtapose, sums
+from ._reading import Shapes, resolve
+
 FUNCTIONS = frozenset({
-    "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "abs", "sigmoid", "sigma", "relu", "max",
-    "maximum", "min", "minimum", "sum", "mean", "outer", "diag", "where", "step", "dot",
-    "transpose"})
-METHODS = frozenset({"sum", "mean", "dot", "transpose"})
+    "exp", "log", "log1p", "expm1", "sqrt", "square", "sin", "cos", "tan", "sec", "csc", "cot",
+    "asin", "acos", "atan", "sinh", "cosh", "tanh", "sech", "csch", "coth", "asinh", "acosh",
+    "atanh", "abs", "sign", "sigmoid", "sigma", "relu", "softplus", "softmax", "max", "maximum",
+    "min", "minimum", "sum", "mean", "outer", "diag", "where", "step", "dot", "matmul",
+    "transpose", "reshape", "ravel", "ones", "zeros", "eye", "einsum", "array", "asarray"})
+METHODS = frozenset({"sum", "mean", "dot", "transpose", "reshape", "ravel", "flatten"})
 CONSTANTS = frozenset({"pi", "E"})
-MODULES = frozenset({"np", "jnp", "numpy", "sp", "sympy", "math"})
+MODULES = frozenset({"np", "jnp", "numpy", "sp", "sympy", "math", "jax", "nn", "scipy",
+                     "special"})
+KEYWORDS = ("axis", "keepdims", "shape")
 AUTODIFF = frozenset({"grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian",
                       "value_and_grad", "linearize", "backward", "autograd", "torch",
                       "Derivative", "diff"})
@@ -29,7 +37,7 @@ _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Nam
           ast.Constant, ast.Tuple, ast.List, ast.Subscript, ast.Attribute, ast.Slice,
           ast.keyword, ast.Load, ast.operator, ast.unaryop, ast.cmpop)
 _OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.USub, ast.UAdd,
-        ast.Gt, ast.GtE, ast.Lt, ast.LtE)
+        ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Mod)  # Mod: a juxtaposition (a typed % is refused)
 
 
 class ParseError(ValueError):
@@ -56,21 +64,37 @@ class AutodiffUsed(ValueError):
 
 @dataclass(frozen=True)
 class Formula:
-    """A parsed answer: the text as typed and its checked syntax tree."""
+    """A parsed answer: the text as typed, its checked syntax tree, and how it was read where
+    a notation could mean two things (`g x` as g @ x, say)."""
 
     text: str
     tree: ast.Expression
+    readings: tuple[str, ...] = ()
 
     def names(self) -> set[str]:
         """Every variable name the formula reads."""
         return {n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name)}
 
 
-def parse(text: str, known: set[str] | frozenset[str]) -> Formula:
-    """Parse `text`; `known` are the names it may use (inputs, definitions, sizes)."""
+def parse(text: str, known: set[str] | frozenset[str], shapes: Shapes | None = None,
+          values: set[str] | frozenset[str] | None = None,
+          spellings: dict[str, str] | None = None) -> Formula:
+    """Parse `text`; `known` are the names it may use (inputs, definitions, sizes, functions).
+
+    For a student's answer, the exercise also says which known names are `values` (so that
+    `s(1 - s)` is a product, not a call), the `shapes` that tell a product of matrices from one
+    of numbers, and the other `spellings` of its names (y_hat for yhat).
+    """
     if not isinstance(text, str) or not text.strip():
         raise ParseError(str(text), None, "the answer is empty", "write a formula, e.g. \"yhat - y\"")
-    normal, origin = _normalise(text)
+    known = set(known)
+    if values is None:
+        values, calls, wraps = set(), FUNCTIONS | known, FUNCTIONS - known
+    else:
+        values = set(values)
+        calls = wraps = (FUNCTIONS | known) - values
+    calls = calls | {SUM_NAME}
+    normal, origin, notes = _python_text(text, known, values, calls, wraps, spellings or {})
     try:
         tree = ast.parse(normal.strip(), mode="eval")
     except SyntaxError as error:
@@ -79,26 +103,26 @@ def parse(text: str, known: set[str] | frozenset[str]) -> Formula:
         raise ParseError(text, _at(origin, column), _syntax_problem(error),
                          _syntax_hint(normal, column, error)) from None
     shift = len(normal) - len(normal.lstrip())
-    _check(text, tree, origin, shift, set(known))
-    return Formula(text, tree)
+    _check(text, tree, origin, shift, known)
+    tree, readings = resolve(tree, shapes)
+    return Formula(text, tree, tuple(notes + readings))
 
 
-def _normalise(text: str) -> tuple[str, list[int]]:
-    """Replace Unicode spellings; return the new text and, per character, its original column."""
-    out, origin, i = [], [], 0
-    while i < len(text):
-        for old, new in UNICODE:
-            if text.startswith(old, i):
-                out.append(new)
-                origin += [i] * len(new)
-                i += len(old)
-                break
-        else:
-            out.append(text[i])
-            origin.append(i)
-            i += 1
-    origin.append(len(text))
-    return "".join(out), origin
+def _python_text(text, known, values, calls, wraps, spellings) -> tuple[str, list[int], list[str]]:
+    """The answer in Python's syntax, each character's column in `text`, and notes."""
+    origin = list(range(len(text) + 1))
+    try:
+        normal, origin = from_latex(text, origin)
+    except LatexError as error:
+        raise ParseError(text, error.position + 1, error.problem, error.hint) from None
+    try:
+        step, step_origin = characters(normal, origin, known)
+        step, step_origin = sums(step, step_origin)
+        words = {s: n for s, n in spellings.items() if n in known}
+        return juxtapose(step, step_origin, known, values, calls, wraps, words, MODULES,
+                         CONSTANTS)
+    except NotationError as error:
+        raise ParseError(text, _at(origin, error.position), error.problem, error.hint) from None
 
 
 def _at(origin: list[int], column: int) -> int:
@@ -132,7 +156,9 @@ def _syntax_hint(text: str, column: int, error: SyntaxError) -> str:
 
 def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[str]) -> None:
     """Refuse every construct outside the language, naming it and where it is."""
-    allowed_names = known | FUNCTIONS | CONSTANTS | MODULES
+    allowed_names = known | FUNCTIONS | CONSTANTS | MODULES | {CARET_T_NAME, SUM_NAME}
+    subscripts = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and n.args
+                  and function_name(n.func) == "einsum"}
 
     def fail(node, problem, hint=""):
         column = getattr(node, "col_offset", None)
@@ -154,7 +180,8 @@ def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[s
                      "NotEq": "use a mask such as (x > 0)", "BitXor": "write powers as ** or ^"}
             fail(node, f"{_describe(node)} is not part of a formula", hints.get(what, ""))
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)) \
-                and node.value not in (True, False, None):
+                and node.value not in (True, False, None) and \
+                not (isinstance(node.value, str) and id(node) in subscripts):
             fail(node, f"{node.value!r} is not a number", "write the formula without quotes")
         if isinstance(node, ast.Compare) and len(node.ops) > 1:
             fail(node, "a chained comparison", "write one comparison per mask: (a > 0) * (a < 1)")
@@ -172,19 +199,20 @@ def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[s
 
 
 def _check_attribute(node: ast.Attribute, fail) -> None:
-    if isinstance(node.value, ast.Name) and node.value.id in MODULES:
-        if node.attr not in FUNCTIONS | CONSTANTS | {"e"}:
+    if _module_path(node.value):
+        if node.attr not in FUNCTIONS | set(FUNCTION_SPELLINGS) | CONSTANTS | MODULES | {"e"}:
             fail(node, f"{ast.unparse(node)} is not one of the functions a formula may use",
                  f"the functions are {', '.join(sorted(FUNCTIONS))}")
         return
     if node.attr not in {"T"} | METHODS:
-        fail(node, f".{node.attr} is not supported", "use .T for a transpose, or .sum(axis=0)")
+        fail(node, f".{node.attr} is not supported",
+             "use .T for a transpose, .sum(0) or .sum(axis=0), .reshape(...)")
 
 
 def _check_call(node: ast.Call, fail, known: set[str]) -> None:
     func = node.func
     if isinstance(func, ast.Name):
-        if func.id not in FUNCTIONS and func.id not in known:
+        if func.id not in FUNCTIONS and func.id not in known and func.id != SUM_NAME:
             close = difflib.get_close_matches(func.id, sorted(FUNCTIONS | known), n=1)
             fail(node, f"{func.id}(...) is not a known function",
                  (f"did you mean {close[0]!r}? " if close else "") +
@@ -195,8 +223,18 @@ def _check_call(node: ast.Call, fail, known: set[str]) -> None:
     else:
         fail(node, "only named functions can be called")
     for kw in node.keywords:
-        if kw.arg not in ("axis", "keepdims"):
-            fail(kw.value, f"the keyword {kw.arg}= is not supported", "only axis= and keepdims=")
+        if kw.arg not in KEYWORDS:
+            fail(kw.value, f"the keyword {kw.arg}= is not supported",
+                 "only " + ", ".join(f"{k}=" for k in KEYWORDS))
+
+
+def _module_path(node: ast.AST) -> bool:
+    """Whether `node` names a module: np, jax.numpy, jax.nn, scipy.special."""
+    while isinstance(node, ast.Attribute):
+        if node.attr not in MODULES:
+            return False
+        node = node.value
+    return isinstance(node, ast.Name) and node.id in MODULES
 
 
 def _is_prefix(tree: ast.AST, name: ast.Name) -> bool:
@@ -213,10 +251,9 @@ def _describe(node) -> str:
 
 
 def function_name(node: ast.AST) -> str | None:
-    """The function a call names: exp for exp(x), np.exp(x) and jnp.exp(x)."""
+    """The function a call names: exp for exp(x), np.exp(x), jnp.exp(x); sigmoid for expit."""
     if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
-            node.value.id in MODULES:
-        return node.attr
+        return FUNCTION_SPELLINGS.get(node.id, node.id) if node.id not in FUNCTIONS else node.id
+    if isinstance(node, ast.Attribute) and _module_path(node.value):
+        return node.attr if node.attr in FUNCTIONS else FUNCTION_SPELLINGS.get(node.attr, node.attr)
     return None

@@ -7,7 +7,7 @@ import numpy as np
 import sympy as sp
 
 from ._bank import Exercise
-from ._evaluate import JaxBackend, MatrixBackend, SymBackend, run
+from ._evaluate import JaxBackend, MatrixBackend, NumpyBackend, SymBackend, run
 from ._parse import parse
 
 
@@ -96,6 +96,63 @@ def truth(ex: Exercise, point: dict) -> tuple:
     return (jnp.stack([jnp.asarray(c) for c in columns], axis=-1),)
 
 
+class ShapeReader:
+    """The shapes of an exercise's formulas, from NumPy at a seeded point (for the parser)."""
+
+    def __init__(self, ex: Exercise):
+        self.ex = ex
+        self._scopes: dict = {}
+
+    def _scope(self, bump: bool):
+        if bump not in self._scopes:
+            sizes = dict(self.ex.sizes)
+            if bump:
+                sizes[self.ex.batch] = sizes[self.ex.batch] + 2
+            point = self.ex.random_points(1, sizes, salt="shapes")[0]
+            backend = NumpyBackend()
+            env, fns = bind(self.ex, backend, _numpy_inputs(point), sizes)
+            self._scopes[bump] = (backend, env, fns)
+        return self._scopes[bump]
+
+    def _value(self, tree, bump=False):
+        backend, env, fns = self._scope(bump)
+        try:
+            return run(tree, backend, env, fns)
+        except Exception:  # noqa: BLE001 - a formula that fails says so when it is judged
+            return None
+
+    def shape(self, tree) -> tuple | None:
+        """The shape of the formula's value at the exercise's sizes, or None where it fails."""
+        value = self._value(tree)
+        return None if value is None or isinstance(value, tuple) else tuple(np.shape(value))
+
+    def batch_axis(self, tree) -> int | None:
+        """The one axis that grows with the batch size, or None (then a sum is over all)."""
+        if not self.ex.batch or self.ex.batch not in self.ex.sizes:
+            return None
+        a, b = self.shape(tree), self._value(tree, bump=True)
+        if a is None or b is None or np.ndim(b) != len(a):
+            return None
+        grown = [k for k, (m, n) in enumerate(zip(a, np.shape(b))) if m != n]
+        return grown[0] if len(grown) == 1 else None
+
+
+def _numpy_inputs(point: dict) -> dict:
+    return {k: (v if isinstance(v, float) else np.asarray(v, dtype=np.float64))
+            for k, v in point.items()}
+
+
+def shape_reader(ex: Exercise) -> ShapeReader:
+    """One ShapeReader per exercise (its scope is computed once)."""
+    key = repr(ex.to_dict())
+    if key not in _READERS:
+        _READERS[key] = ShapeReader(ex)
+    return _READERS[key]
+
+
+_READERS: dict = {}
+
+
 # --- symbols ------------------------------------------------------------------------------
 
 def symbol_array(name: str, shape: tuple):
@@ -130,11 +187,11 @@ _SHAPES: dict = {}
 
 
 def definition_shapes(ex: Exercise, sizes: tuple) -> dict:
-    """The shape of each defined value at the given sizes (found by evaluating once in JAX)."""
+    """The shape of each defined value at the given sizes (found by evaluating once in NumPy)."""
     key = (repr(ex.to_dict()), sizes)
     if key not in _SHAPES:
         point = ex.random_points(1, dict(sizes), salt="shapes")[0]
-        env, _ = bind(ex, JaxBackend(), _jax_inputs(point), dict(sizes))
+        env, _ = bind(ex, NumpyBackend(), _numpy_inputs(point), dict(sizes))
         values, _ = ex.definitions()
         _SHAPES[key] = {n: tuple(np.shape(env[n])) for n in values}
     return _SHAPES[key]
