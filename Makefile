@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 BUILD_FLAGS ?=
 
-.PHONY: notebooks exercises test check lab bench lock clean
+.PHONY: notebooks exercises test check lab bench lock clean book
 
 notebooks: $(STAMP)
 	$(PY) build.py $(BUILD_FLAGS)
@@ -19,6 +19,9 @@ test: $(STAMP)
 
 check: $(STAMP)
 	$(PY) build.py --check --quiet
+
+book: $(STAMP)
+	$(PY) -m gradbook book
 
 bench: $(STAMP)
 	$(PY) bench/build_speed.py
