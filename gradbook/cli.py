@@ -24,6 +24,7 @@ COMMANDS = {
     "derive": "write a derivation that derives a forward function's backward pass node by node",
     "exercises": "write the student notebooks in notebooks/exercises/ (--check: compare only)",
     "grade": "grade a submitted exercise notebook: a score table, and feedback per exercise",
+    "book": "make book/, a static site of the executed notebooks (math as MathML, claims indexed)",
 }
 
 
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         from .graph._scaffold import derive_main
 
         return derive_main(argv[1:], root)
+    if command == "book":
+        from .book._cli import book_main
+
+        return book_main(argv[1:], root)
     from .exercises._cli import exercises_main, grade_main
 
     return exercises_main(argv[1:], root) if command == "exercises" else grade_main(argv[1:])
