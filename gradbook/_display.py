@@ -41,8 +41,11 @@ class Result:
             yield mark, c
 
     def _repr_markdown_(self) -> str:
-        parts = [f"$$\n{self.latex}\n$$"] if self.latex else []
-        parts += [f"{mark} `{c.claim}` · {c.kind} — {c.detail}" for mark, c in self._lines()]
+        from ._notation import tidy, tidy_markdown
+
+        parts = [f"$$\n{tidy(self.latex)}\n$$"] if self.latex else []
+        parts += [f"{mark} `{c.claim}` · {c.kind} — {tidy_markdown(c.detail)}"
+                  for mark, c in self._lines()]
         return "\n\n".join(parts)
 
     def __repr__(self) -> str:

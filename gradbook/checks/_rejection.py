@@ -21,7 +21,16 @@ def rejects(claim: str, wrong: str):
             yield
     except ClaimFailed as caught:
         reason = caught.message.splitlines()[0]
-        Result([record(claim, caught.kind, True, f"{wrong}: rejected, {reason}")])
+        Rejection([record(claim, caught.kind, True, f"{wrong}: rejected, {reason}")])
         return
     kind = scratch.checks[0].kind if scratch.checks else "jax"
     fail(claim, kind, f"{wrong}: the checks accepted it, so they cannot see this mistake")
+
+
+class Rejection(Result):
+    """A wrong formula caught: marked ✗ on the page (the mistake was rejected, as it should be),
+    never with the ✓ of a claim that holds; the ledger records the check as passing."""
+
+    def _lines(self):
+        for c in self.checks:
+            yield "✗ rejected as expected:", c

@@ -200,7 +200,8 @@ def _size_note(exprs) -> str:
 
 
 class _Latex(LatexPrinter):
-    """SymPy's LaTeX, with the all-ones matrix shown as a bold 1 rather than a plain 1."""
+    """SymPy's LaTeX, with the all-ones matrix shown as a bold 1 rather than a plain 1, and
+    every derivative written with ∂ (the notebooks' one notation for a step's derivatives)."""
 
     def _print_OneMatrix(self, expr):
         rows, cols = expr.shape
@@ -209,7 +210,7 @@ class _Latex(LatexPrinter):
 
 def latex(expr) -> str:
     """LaTeX for an expression, its terms in the order they were written."""
-    return _Latex({"order": "none"}).doprint(expr)
+    return _Latex({"order": "none", "diff_operator": r"\partial"}).doprint(expr)
 
 
 def _chain_latex(exprs, whys, lhs, box) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ._backward import bar, symbol
+from .._notation import tidy_markdown
+from ._backward import symbol
+from ._source_names import source_line
 
 
 class Markdown:
@@ -14,7 +16,7 @@ class Markdown:
         self.markdown, self.text = markdown, text
 
     def _repr_markdown_(self) -> str:
-        return self.markdown
+        return tidy_markdown(self.markdown)
 
     def __repr__(self) -> str:
         return self.text
@@ -54,25 +56,86 @@ def _scalar(v: float) -> str:
     return f"{v:.4g}"
 
 
-def forward_table(staged, rules, values) -> Markdown:
-    """One row per node in evaluation order: name, operation, formula, value."""
-    rows = ["#### Forward pass", "", "| node | operation | formula | value |", "|---|---|---|---|"]
+# Operations that only move or retype numbers: folded into the formulas of their users.
+SHAPE_ONLY = {"broadcast_in_dim", "reshape", "squeeze", "expand_dims", "convert_element_type"}
+# What the tables call an operation (the primitive's name where it reads well as it is).
+OPERATIONS = {"dot_general": "matrix product", "integer_pow": "power", "reduce_sum": "sum",
+              "reduce_max": "max", "logistic": "sigmoid", "sub": "subtract", "mul": "multiply",
+              "div": "divide", "neg": "negate", "add": "add", "pow": "power", "log1p": "log(1+·)",
+              "select_n": "select", "transpose": "transpose"}
+
+
+class View:
+    """What the tables show of a staged function: which nodes are folded into their users,
+    each node's LaTeX name, and which nodes a differentiated input feeds."""
+
+    def __init__(self, staged, wrt=None):
+        users = {}
+        for n in staged.nodes:
+            for ref in n.inputs:
+                if isinstance(ref, str):
+                    users.setdefault(ref, []).append(n.name)
+        self.folded, self.origin, self.latex = set(), {}, {}
+        for n in staged.nodes:
+            self.latex[n.name] = sp.latex(symbol(n.name))
+            if (n.op in SHAPE_ONLY and len(n.inputs) == 1 and isinstance(n.inputs[0], str)
+                    and len(users.get(n.name, [])) == 1 and n.name != staged.output):
+                source = n.inputs[0]
+                self.folded.add(n.name)
+                self.origin[n.name] = self.origin.get(source, (source, n.name))
+                self.latex[n.name] = self.latex[source]
+        names = [n.name for n in staged.nodes if n.op == "input"]
+        wanted = set(names if wrt is None else ([wrt] if isinstance(wrt, str) else wrt))
+        fed = {n for n in names if n in wanted}
+        for n in staged.nodes:
+            if any(isinstance(r, str) and r in fed for r in n.inputs):
+                fed.add(n.name)
+        self.fed = fed
+
+    def tex(self, latex: str) -> str:
+        """A formula with every folded node written as the value it reshapes."""
+        for name in self.folded:
+            original = sp.latex(symbol(name))
+            latex = latex.replace(original, self.latex[name])
+        return latex
+
+
+def forward_table(staged, rules, values, wrt=None) -> Markdown:
+    """One row per node the user wrote, in evaluation order and grouped by their source line:
+    name, operation, formula, shape, value (reshapes and broadcasts folded into formulas)."""
+    view = View(staged, wrt)
+    rows = ["#### Forward pass", "",
+            "Grouped by the line of the function that computes them; broadcasts, reshapes and "
+            "type conversions are folded into the formulas that use them.", "",
+            "| node | operation | formula | shape | value |", "|---|---|---|---|---|"]
     text = ["forward pass:"]
+    line = None
     for node in staged.nodes:
-        name = sp.latex(symbol(node.name))
+        if node.name in view.folded:
+            continue
+        name = view.latex[node.name]
         if node.op in ("input", "const"):
             formula = r"\text{given}" if node.op == "input" else r"\text{a constant}"
         else:
-            formula = rules[node.name].latex
-        value = number(values[node.name]) if node.differentiable else "(a condition)"
-        rows.append(f"| ${name}$ | {node.op} | ${name} = {formula}$ | {value} |")
-        text.append(f"  {node.name:<8} {node.op:<18} {value}")
+            formula = view.tex(rules[node.name].latex)
+            here = source_line(node)
+            if here and here != line:
+                rows.append(f"| `{_cell(here)}` | | | | |")
+            line = here or line
+        value = _values(values[node.name], False) if node.differentiable else "(a condition)"
+        op = OPERATIONS.get(node.op, node.op)
+        rows.append(f"| ${name}$ | {op} | ${name} = {formula}$ | {_shape(node.shape)} | {value} |")
+        text.append(f"  {node.name:<8} {node.op:<18} {number(values[node.name]) if node.differentiable else value}")
     return Markdown("\n".join(rows), "\n".join(text))
 
 
-def backward_table(staged, rules, values, grads, branches) -> Markdown:
-    """Node by node in reverse: upstream gradient × SymPy's local derivative = downstream."""
-    out = sp.latex(symbol(staged.output))
+def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown:
+    """Node by node in reverse: upstream gradient × SymPy's local derivative = downstream.
+
+    Only what a differentiated input feeds has rows; a reshape or broadcast has none of its own:
+    its row goes straight to the value it reshapes, with that value's gradient."""
+    view = View(staged, wrt)
+    out = view.latex[staged.output]
     rows = ["#### Backward pass", "",
             rf"Each row multiplies a node's upstream gradient $\bar v = \partial {out}/\partial v$ "
             "by the local derivative SymPy derives from the node's formula, giving what flows "
@@ -83,39 +146,65 @@ def backward_table(staged, rules, values, grads, branches) -> Markdown:
     notes = []
     for node in reversed(staged.nodes):
         rule = rules.get(node.name)
-        if rule is None or node.name not in grads:
+        if rule is None or node.name not in grads or node.name in view.folded:
             continue
-        v, up = sp.latex(symbol(node.name)), number(grads[node.name])
+        v, up = view.latex[node.name], _values(grads[node.name])
         for local in rule.locals:
-            x = sp.latex(symbol(local.input))
-            part = branches[local.input][node.name]
+            target, part = local.input, branches[local.input][node.name]
+            through = ""
+            if target in view.folded:  # down through the reshape to the value the user wrote
+                target, last = view.origin[target]
+                part = branches[target][last]
+                through = r",\ \text{summed over the broadcast}"
+            if target not in view.fed:
+                continue
+            x = view.latex[target]
             if node.rule.kind == "dot":  # a product's rule already contains its upstream gradient
-                slope, down = r"\text{matrix calculus}", local.latex
+                slope, down = r"\text{matrix calculus}", view.tex(local.latex)
             else:
-                slope, down = local.latex, rf"\bar{{{v}}} \times {_local_name(v, x)}"
-            rows.append(f"| ${v}$ | {up} | ${x}$ | ${slope}$ | ${down}$ | {number(part)} |")
-            text.append(f"  {node.name:<8} -> {local.input:<8} {number(part)}")
+                slope, down = view.tex(local.latex) + through, rf"\bar{{{v}}} \times {_local_name(v, x)}"
+            rows.append(f"| ${v}$ | {up} | ${x}$ | ${slope}$ | ${down}$ | {_values(part)} |")
+            text.append(f"  {node.name:<8} -> {target:<8} {number(part)}")
         if rule.note:
             notes.append(f"- ${v}$: {rule.note}")
-    fan_out = [_fan_out(name, parts) for name, parts in branches.items() if len(parts) > 1]
-    if fan_out:
+    fans = {name: parts for name, parts in branches.items()
+            if len(parts) > 1 and name in view.fed and name not in view.folded}
+    if fans:
         rows += ["", "Where a value is used more than once, its gradient is the sum of its branches:",
-                 ""] + fan_out
+                 ""] + [_fan_out(name, parts, view) for name, parts in fans.items()]
         text += [f"  fan-out at {name}: " + " + ".join(number(p) for p in parts.values())
                  + f" = {number(sum(np.asarray(p, dtype=np.float64) for p in parts.values()))}"
-                 for name, parts in branches.items() if len(parts) > 1]
+                 for name, parts in fans.items()]
     if notes:
         rows += ["", "Kinks and conventions:", ""] + notes
     return Markdown("\n".join(rows), "\n".join(text))
+
+
+def _values(x, shape: bool = True) -> str:
+    """A value for a table cell: a scalar, or an array's first entries (and its shape, labelled)."""
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 0:
+        return _scalar(float(a))
+    flat = [_scalar(v) for v in a.ravel()[:4]]
+    more = ", …" if a.size > 4 else ""
+    return f"[{', '.join(flat)}{more}]" + (f" (shape {_shape(a.shape)})" if shape else "")
+
+
+def _shape(shape) -> str:
+    return "scalar" if not shape else "×".join(map(str, shape))
+
+
+def _cell(code: str) -> str:
+    return code.replace("|", "\\|").replace("`", "'")
 
 
 def _local_name(v: str, x: str) -> str:
     return rf"\frac{{\partial {v}}}{{\partial {x}}}"
 
 
-def _fan_out(name, parts: dict) -> str:
-    x = sp.latex(bar(name))
-    terms = " + ".join(number(p) for p in parts.values())
-    total = number(sum(np.asarray(p, dtype=np.float64) for p in parts.values()))
-    via = ", ".join(f"${sp.latex(symbol(n))}$" for n in parts)
+def _fan_out(name, parts: dict, view: View) -> str:
+    x = rf"\bar{{{view.latex[name]}}}"
+    terms = " + ".join(_values(p) for p in parts.values())
+    total = _values(sum(np.asarray(p, dtype=np.float64) for p in parts.values()))
+    via = ", ".join(f"${view.latex[n]}$" for n in parts)
     return f"- ${x}$ = {terms} = **{total}** (through {via})"

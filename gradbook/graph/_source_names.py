@@ -1,0 +1,100 @@
+"""Intermediates named as the user's code names them: `h = jnp.tanh(W1 @ x + b1)` names h.
+
+A staged node keeps its jaxpr equation, whose source information gives the file and line of the
+user's code that made it. The statement there is read with `ast`; when it assigns one plain
+name, the last node that statement made (the value of its right-hand side) takes that name.
+A name the code assigns more than once (in a loop, a helper called twice, `h = h + 1`), or
+one already taken, is left alone: the node keeps its vN.
+"""
+from __future__ import annotations
+
+import ast
+import linecache
+from functools import lru_cache
+
+
+def name_from_source(staged, keep=()) -> dict[str, str]:
+    """Rename staged nodes after the variables their statements assign; returns {old: new}.
+
+    `keep`: names chosen explicitly (names=, named()), which are never replaced.
+    """
+    runs: dict[tuple, list[list]] = {}  # statement -> runs of consecutive nodes it made
+    previous = None
+    for n in staged.nodes:
+        where = _statement(n.eqn) if n.eqn is not None and n.op not in ("input", "const") else None
+        if where is not None:
+            if where == previous:
+                runs[where][-1].append(n)
+            else:
+                runs.setdefault(where, []).append([n])
+        previous = where
+    taken = {n.name for n in staged.nodes} | set(keep) | {staged.output}
+    chosen: dict[str, list[str]] = {}
+    for (file, first, last, target), made in runs.items():
+        if len(made) == 1 and target not in taken:
+            chosen.setdefault(target, []).append(made[0][-1].name)
+    renames = {old[0]: new for new, old in chosen.items() if len(old) == 1
+               and _generated(old[0], keep, staged.output)}
+    for n in staged.nodes:
+        n.name = renames.get(n.name, n.name)
+        n.inputs = [renames.get(r, r) if isinstance(r, str) else r for r in n.inputs]
+    return renames
+
+
+def _generated(name: str, keep, output: str) -> bool:
+    """Whether the name is one staging made up (v12, c3), not one the user gave."""
+    return (name not in set(keep) | {output} and name[:1] in "vc" and name[1:].isdigit())
+
+
+def _frame(eqn):
+    """The user's frame (file_name, start_line) that made `eqn`, or None."""
+    try:
+        from jax._src import source_info_util
+
+        return source_info_util.user_frame(eqn.source_info.traceback)
+    except Exception:  # noqa: BLE001 - no source information: no name
+        return None
+
+
+def _statement(eqn):
+    """(file, first line, last line, assigned name) of the statement that made `eqn`, or None."""
+    frame = _frame(eqn)
+    if frame is None:
+        return None
+    for first, last, target in _assignments(frame.file_name):
+        if first <= frame.start_line <= last:
+            return (frame.file_name, first, last, target)
+    return None
+
+
+@lru_cache(maxsize=64)
+def _assignments(file_name: str) -> tuple:
+    """Every statement of a file that assigns one plain name, outside loops (a loop body runs
+    more than once, and its steps cannot be told apart): (first line, last line, name)."""
+    source = "".join(linecache.getlines(file_name))
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    found = []
+
+    def visit(node, looped: bool) -> None:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            target = node.target
+        else:
+            target = None
+        if isinstance(target, ast.Name) and not looped:
+            found.append((node.lineno, node.end_lineno or node.lineno, target.id))
+        for child in ast.iter_child_nodes(node):
+            visit(child, looped or isinstance(node, (ast.For, ast.AsyncFor, ast.While)))
+
+    visit(tree, False)
+    return tuple(found)
+
+
+def source_line(node) -> str:
+    """The line of the user's code that made a node ('' when unknown)."""
+    frame = _frame(node.eqn) if getattr(node, "eqn", None) is not None else None
+    return linecache.getline(frame.file_name, frame.start_line).strip() if frame else ""
