@@ -229,13 +229,17 @@ def test_a_formula_that_cannot_convert_fails_the_build_naming_notebook_cell_and_
     source = json.loads(NOTEBOOK_FILES[0].read_text(encoding="utf-8"))
     source["cells"].insert(3, {"cell_type": "markdown", "id": "bad-cell", "metadata": {},
                                "source": ["Here $v_{5}_{i}$ has two subscripts."]})
+    source["cells"].insert(5, {"cell_type": "markdown", "id": "worse-cell", "metadata": {},
+                               "source": ["$$\\frac{a}{\\notacommand b}$$"]})
     (notebooks / NOTEBOOK_FILES[0].name).write_text(json.dumps(source), encoding="utf-8")
     code = main(["book", "--notebooks", str(notebooks), "--out", str(tmp_path / "book")], root=tmp_path)
-    err = capsys.readouterr().err
-    assert code == 1
-    assert f"notebooks/{NOTEBOOK_FILES[0].name}, cell 3 (bad-cell)" in err
-    assert "'v_{5}_{i}'" in err and "Duplicate subscript" in err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and not (tmp_path / "book").exists()
+    assert len(lines) == 2 and "Traceback" not in lines[0]  # every failing formula, one line each
+    assert lines[0].startswith(f"book: error: notebooks/{NOTEBOOK_FILES[0].name}, cell 3 (bad-cell): ")
+    assert lines[0].endswith("the formula `v_{5}_{i}`: Duplicate subscript or superscript.")
+    assert f"cell 5 (worse-cell): cannot convert the formula `\\frac{{a}}{{\\notacommand b}}`" in lines[1]
+    assert "notacommand" in lines[1].rsplit(":", 1)[1]
 
 
 # --- check lines -------------------------------------------------------------------------------

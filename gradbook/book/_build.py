@@ -12,7 +12,7 @@ from pathlib import Path
 from ._claims import claims_body, declared_claims
 from ._code import highlight_css
 from ._layout import NavEntry, frame
-from ._markdown import Markdown
+from ._markdown import FormulaError, Markdown
 from ._notebook_page import render_notebook, source_note
 from ._outputs import Figures
 from ._search import search_index
@@ -40,7 +40,9 @@ class Outcome:
 
 
 def build_book(notebooks: Path, out: Path, root: Path) -> Outcome:
-    """Build the book from `notebooks` (and its ledger.json) into `out`; nothing is executed."""
+    """Build the book from `notebooks` (and its ledger.json) into `out`; nothing is executed.
+
+    FormulaError, naming every formula that does not convert, and nothing written, if any fails."""
     start = time.perf_counter()
     pages = find_pages(notebooks, root)
     if not pages:
@@ -54,6 +56,7 @@ def build_book(notebooks: Path, out: Path, root: Path) -> Outcome:
     files: dict[str, bytes] = {}
     keep: set[str] = set()
     manifest: dict = {"pages": {}}
+    errors: list[str] = []
     for i, page in enumerate(pages):
         key = _digest([context, page.digest])
         cached = previous.get("pages", {}).get(page.slug)
@@ -64,6 +67,7 @@ def build_book(notebooks: Path, out: Path, root: Path) -> Outcome:
             continue
         figures = Figures()
         rendered = render_notebook(page, markdown, figures)
+        errors += rendered.errors
         files[page.href] = frame(
             title=page.title, body=source_note(page) + rendered.body, nav=nav, current=page.href,
             prev=nav[i - 1] if i else None,
@@ -73,6 +77,8 @@ def build_book(notebooks: Path, out: Path, root: Path) -> Outcome:
             "key": key, "figures": sorted(figures.files), "checks": [list(c) for c in rendered.checks],
             "sections": [list(s) for s in rendered.sections],
             "formulas": [list(f) for f in rendered.formulas]}
+    if errors:
+        raise FormulaError("\n".join(errors))
     data = manifest["pages"]
     checks_by_page = [(p, [tuple(c) for c in data[p.slug]["checks"]]) for p in pages]
     files["claims.html"] = frame(title="Claims index", body=claims_body(ledger, pages, checks_by_page),

@@ -24,7 +24,8 @@ def book_main(argv: list[str], root: Path) -> int:
     try:
         outcome = build_book(args.notebooks, args.out, root)
     except (FormulaError, SourceError, BookError) as error:
-        print(f"book: error: {error}", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"book: error: {line}", file=sys.stderr)
         return 1
     if not args.quiet:
         print(f"book: {outcome.pages} pages, {outcome.claims} claims -> {_shown(args.out, root)}/index.html "

@@ -33,6 +33,13 @@ class Found:
     text: list = field(default_factory=list)       # plain text, for the search index
 
 
+def formula_error(where: str, tex: str, error: Exception) -> FormulaError:
+    """The one-line error for a formula that does not convert: where, the formula as written, why."""
+    shown = " ".join(tex.split())
+    shown = shown if len(shown) <= 300 else shown[:300] + "…"
+    return FormulaError(f"{where}: cannot convert the formula `{shown}`: {error}")
+
+
 def claim_href(claim_id: str) -> str:
     """The claims page's anchor for one claim."""
     return f"claims.html#claim-{claim_id}"
@@ -82,7 +89,7 @@ class Markdown:
         try:
             return to_mathml(tex, bool(options.get("display_mode")))
         except MathError as error:
-            raise FormulaError(f"{self.where}: cannot convert the formula {tex!r}: {error}") from None
+            raise formula_error(self.where, tex, error) from None
 
     def _math_inline_double(self, tokens, idx, options, env) -> str:
         """`$$…$$` inside a paragraph: a display formula, in an element a paragraph may hold."""

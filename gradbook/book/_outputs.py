@@ -7,7 +7,7 @@ import html
 import re
 
 from ..checks._ledger import LEDGER_MIME
-from ._markdown import Found, FormulaError, Markdown
+from ._markdown import Found, Markdown, formula_error
 from ._math import MathError, to_mathml
 
 # The first of these an output carries is what the page shows (SVG before a PNG of the same).
@@ -65,7 +65,7 @@ def _output(output: dict, markdown, figures, where, found) -> str:
         try:
             return f'<div class="output math block">{to_mathml(tex, True)}</div>'
         except MathError as error:
-            raise FormulaError(f"{where}: cannot convert the formula {tex!r}: {error}") from None
+            raise formula_error(where, tex, error) from None
     text = _ANSI.sub("", value)
     return f'<pre class="output text">{html.escape(text)}</pre>' if text.strip() else ""
 
