@@ -158,9 +158,10 @@ show_figure(fig, "training loss over 1000 epochs, log scale, falling from about 
 # neither the document's backward pass nor this one looks at the clipped values.
 
 # %%
-print(f"closest any prediction gets to 0 or 1: {float(jnp.min(closest_to_0_or_1)):.0e}; "
-      f"largest |clipped - unclipped| loss over the run: "
-      f"{float(jnp.max(jnp.abs(clipped_losses - losses))):.1e}")
+print(residual(jnp.min(closest_to_0_or_1), 1e-7, "distance of a prediction from 0 or 1",
+               extreme="smallest") + "; "
+      + residual(jnp.max(jnp.abs(clipped_losses - losses)), 1e-7,
+                 "|clipped - unclipped| loss over the run"))
 
 # %% [markdown]
 # ## The gradient check
@@ -202,9 +203,9 @@ numeric, backprop_gradient, loss_value = gradient_check(*map(jnp.asarray,
                                                                 (theta_c, X_small, Y_small)))
 relative = jnp.abs(numeric - backprop_gradient) / (jnp.abs(numeric) + 1e-8)
 check_that("deriv.gradcheck", "fd", jnp.max(relative) < 1e-4,
-           f"float64, ε = 1e-5, loss {float(loss_value):.4f}: largest relative error over the "
-           f"33 parameters is "
-           f"{float(jnp.max(relative)):.1e}, below the document's 1e-4")
+           f"float64, ε = 1e-5, loss {float(loss_value):.4f}: "
+           + residual(jnp.max(relative), 1e-4, "relative error over the 33 parameters")
+           + " (the document's bound)")
 
 # %% [markdown]
 # That passes with four orders of magnitude to spare, and the margin can be predicted. A
@@ -232,12 +233,12 @@ def predicted_error(theta, loss_value, unit_roundoff, c=10.0, eps=1e-5):
 bound64 = predicted_error(jnp.asarray(theta_c), loss_value, 2.0 ** -53)
 error64 = jnp.abs(numeric - backprop_gradient)
 check_that("deriv.gradcheck", "fd", bool(jnp.all(error64 <= bound64)),
-           f"float64: every |numeric - backprop| is within its predicted bound (largest error "
-           f"{float(jnp.max(error64)):.1e}, largest bound {float(jnp.max(bound64)):.1e})")
+           "float64: every |numeric - backprop| is within its own predicted bound ("
+           + residual(jnp.max(error64), jnp.max(bound64), "|numeric - backprop|") + ")")
 worst_relative_bound = float(jnp.max(bound64 / jnp.abs(backprop_gradient)))
 check_that("deriv.gradcheck", "fd", jnp.max(relative) <= worst_relative_bound,
-           f"float64: largest relative error {float(jnp.max(relative)):.1e} is below the "
-           f"predicted bound divided by the smallest gradient entry, {worst_relative_bound:.1e}")
+           "float64: " + residual(jnp.max(relative), worst_relative_bound, "relative error")
+           + " (the predicted bound divided by the smallest gradient entry)")
 
 # %% [markdown]
 # The same error model says why the document's check is fragile in single precision, which
@@ -252,14 +253,13 @@ numeric32, backprop32, loss32 = gradient_check(*(jnp.asarray(v, jnp.float32)
                                                   for v in (theta_c, X_small, Y_small)))
 error32 = jnp.abs(numeric32 - backprop32).astype(jnp.float64)
 relative32 = error32 / (jnp.abs(numeric32).astype(jnp.float64) + 1e-8)
-print(f"float32, ε = 1e-5: largest |numeric - backprop| {float(jnp.max(error32)):.1e}, "
-      f"largest relative error {float(jnp.max(relative32)):.1e}")
 bound32 = 10 * 2.0 ** -24 * float(loss32) / 1e-5
+print("float32, ε = 1e-5: " + residual(jnp.max(error32), bound32, "|numeric - backprop|")
+      + "; " + residual(jnp.max(relative32), 1e-4, "relative error", above=True))
 check_that("deriv.gradcheck", "fd", bool(jnp.max(error32) <= bound32),
-           f"float32: the largest error {float(jnp.max(error32)):.1e} is within the rounding "
-           f"bound {bound32:.1e} of the same model, so its relative error "
-           f"{float(jnp.max(relative32)):.0e} is the finite difference's rounding, not an "
-           "error in backprop")
+           "float32: " + residual(jnp.max(error32), bound32, "error")
+           + " (the rounding bound of the same model), so its relative error above the "
+           "document's 1e-4 is the finite difference's rounding, not an error in backprop")
 
 # %% [markdown]
 # ## What a backward pass costs

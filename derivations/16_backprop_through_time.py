@@ -337,7 +337,7 @@ delta_1 = 0.5 * (1 - h_ex[2] ** 2) * delta_2
 deltas = jnp.array([delta_1, delta_2, delta_3])
 terms = deltas * (1 - h_ex[1:] ** 2) * h_ex[:-1]
 print("δ_1, δ_2, δ_3 =", deltas)
-print("per-step terms =", terms, " sum =", terms.sum())
+print("per-step terms =", terms, f" sum = {float(terms.sum()):.8f}")
 check_printed("bptt.example", "δ_1, δ_2, δ_3", deltas, ["-0.1317", "-0.3609", "-0.7643"])
 check_printed("bptt.example", "δ_t (1 - h_t²) h_{t-1}, t = 1, 2, 3", terms,
               ["-0.0185", "-0.2235", "0.3751"])

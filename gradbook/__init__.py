@@ -20,7 +20,7 @@ _EXPORTS = {
     # numeric checks
     "check_gradient": "checks._numeric", "check_vjp": "checks._numeric",
     "check_jacobian": "checks._numeric", "check_close": "checks._numeric",
-    "check_that": "checks._numeric",
+    "check_that": "checks._numeric", "residual": "checks._residual",
     "check_printed": "checks._printed", "check_shape": "checks._shapes",
     "rejects": "checks._rejection",
     # the ledger and a notebook's frame

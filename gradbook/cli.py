@@ -6,7 +6,6 @@ the notebooks. The other commands live with their concern and are imported only 
 from __future__ import annotations
 
 import argparse
-import filecmp
 import os
 import shutil
 import sys
@@ -138,7 +137,8 @@ def _build_command(argv: list[str], root: Path) -> int:
     options = Options(derivations=args.derivations, notebooks=args.notebooks, only=args.only,
                       execute=args.execute, force=args.force or args.check, jobs=args.jobs,
                       timeout=args.timeout, quiet=args.quiet, lock_file=root / "requirements.lock",
-                      jax_cache=args.jax_cache, xla_one_thread=args.xla_threads == "one")
+                      jax_cache=args.jax_cache, xla_one_thread=args.xla_threads == "one",
+                      digest_cache=root / ".cache" / "gradbook" / "digests.json")
     try:
         if args.check:
             return _check(options) or _check_exercises(options, root)
@@ -186,7 +186,10 @@ def _summary_table(outcomes, ledger_path: Path | None) -> str:
 
 
 def _check(options: Options) -> int:
-    """Build into a copy of the notebooks folder and compare, file by file, with the committed one."""
+    """Build into a copy of the notebooks folder and compare, file by file, with the committed one
+    (as build/_fresh.py defines it: equal but for float64 rounding figures that still hold)."""
+    from .build._fresh import differences
+
     committed = options.notebooks
     with tempfile.TemporaryDirectory(prefix="gradbook-check-") as tmp:
         scratch = Path(tmp) / "notebooks"
@@ -205,8 +208,8 @@ def _check(options: Options) -> int:
                 differ.append(f"{a}: missing (its source builds it; run make notebooks and commit)")
             elif not b.exists():
                 differ.append(f"{a}: no derivation builds it (stale; delete it)")
-            elif not filecmp.cmp(a, b, shallow=False):
-                differ.append(f"{a}: differs from what its source builds (run make notebooks)")
+            elif (why := differences(b, a)) is not None:
+                differ.append(f"{a}: differs from what its source builds (run make notebooks): {why}")
     if differ:
         print("build.py --check: committed notebooks are out of date:", file=sys.stderr)
         print("\n".join(f"  {d}" for d in differ), file=sys.stderr)
@@ -229,19 +232,39 @@ def _has_exercises(options: Options) -> bool:
 
 def _write_exercises(options: Options) -> int:
     """A whole build makes the student notebooks too, first: the bank they write is part of the
-    cache key, so the notebooks executed next are built against the bank as it will stay."""
+    cache key, so the notebooks executed next are built against the bank as it will stay.
+
+    Skipped when nothing they are made from (the engine, the derivations) nor they themselves
+    changed since the last time they were made: a no-op build then imports no SymPy.
+    """
     if not _has_exercises(options):
         return EXIT_OK
     import contextlib
     import io
 
+    from .build._cache import PACKAGE, inputs_digest
+
+    root = options.derivations.parent
+    folders = (PACKAGE, options.derivations, root / "notebooks" / "exercises")
+    stamp = root / ".cache" / "gradbook" / "exercises.key"
+    try:
+        if stamp.read_text(encoding="utf-8") == inputs_digest(*folders):
+            return EXIT_OK
+    except OSError:
+        pass
     from .exercises._cli import exercises_main
 
     said = io.StringIO()
     with contextlib.redirect_stdout(said):
-        code = exercises_main([], options.derivations.parent)
+        code = exercises_main([], root)
     if not options.quiet or code:
         print(said.getvalue().rstrip())
+    if code == EXIT_OK:
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(inputs_digest(*folders), encoding="utf-8")
+        except OSError:
+            pass
     return code
 
 

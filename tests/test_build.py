@@ -79,7 +79,7 @@ def test_false_claim_fails_the_build_and_the_other_notebooks_are_still_written(t
     assert (root / "notebooks" / "good.ipynb").exists()
     assert not (root / "notebooks" / "bad.ipynb").exists()
     err = capsys.readouterr().err
-    assert "derivations/bad.py, cell 1 (line 7): `q, z = sp.symbols(\"q z\")`" in err
+    assert "derivations/bad.py, line 8 (cell 1): `prove_equal(\"kang.2.local\", sp.Derivative(q * z, q), q)`" in err
     assert "claim kang.2.local [sym] failed: step 1 does not follow" in err
     ledger = json.loads((root / "notebooks" / "ledger.json").read_text())
     assert {c["id"]: c["status"] for c in ledger["claims"]} == {"kang.2.local": "failed",
@@ -105,22 +105,40 @@ def test_exception_in_a_cell_names_the_cell_and_the_reason(tmp_path, capsys):
     root = project(tmp_path, oops="# %%\nx = 1\n\n# %%\nvalue = {}['missing']\n")
     assert build(root) == 1
     err = capsys.readouterr().err
-    assert "derivations/oops.py, cell 1 (line 5): `value = {}['missing']`" in err
+    assert "derivations/oops.py, line 5 (cell 1): `value = {}['missing']`" in err
     assert "KeyError: 'missing'" in err
+
+
+def test_a_failure_names_the_line_of_the_derivation_that_raised_not_the_cells_first(tmp_path, capsys):
+    body = "".join(f"v{i} = {i}\n" for i in range(15))
+    root = project(tmp_path, deep="# %%\nfrom gradbook import check_that\n" + body
+                   + "check_that('kang.3.chain', 'jax', v3 > 1, 'fine')\n"
+                   + "check_that('kang.3.chain', 'jax', v1 > 1, 'v1 is not above 1')\n")
+    assert build(root) == 1
+    err = capsys.readouterr().err  # the call in the derivation, not a line inside gradbook
+    assert "derivations/deep.py, line 19 (cell 0): `check_that('kang.3.chain', 'jax', v1 > 1, " in err
+
+
+def test_a_derivation_imports_the_projects_own_module(tmp_path):
+    root = project(tmp_path, mine="# %%\nfrom my_models import loss\nprint(loss(2.0))\n")
+    (root / "my_models.py").write_text("def loss(w):\n    return w * w\n")
+    assert build(root) == 0
+    nb = nbformat.read(root / "notebooks" / "mine.ipynb", as_version=4)
+    assert nb.cells[0].outputs[0]["text"] == "4.0\n"
 
 
 def test_a_cell_that_never_finishes_times_out(tmp_path, capsys):
     root = project(tmp_path, slow="# %%\nimport time\n\n# %%\ntime.sleep(600)\n")
     assert build(root, "--timeout", "3") == 1
     err = capsys.readouterr().err
-    assert "cell 1 (line 5): `time.sleep(600)`" in err and "timed out" in err
+    assert "line 5 (cell 1): `time.sleep(600)`" in err and "timed out" in err
 
 
 def test_a_kernel_that_dies_is_reported(tmp_path, capsys):
     root = project(tmp_path, dies="# %%\nimport os\n\n# %%\nos._exit(1)\n")
     assert build(root) == 1
     err = capsys.readouterr().err
-    assert "cell 1 (line 5): `os._exit(1)`" in err and "kernel died" in err
+    assert "line 5 (cell 1): `os._exit(1)`" in err and "kernel died" in err
 
 
 def test_a_failed_rebuild_leaves_the_previous_notebook_intact(tmp_path):

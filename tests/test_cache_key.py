@@ -61,3 +61,23 @@ def test_the_build_code_is_not_part_of_the_key(engine):
     edit(engine / "gradbook" / "build" / "_build.py", "import asyncio", "import asyncio\nimport json as _j")
     edit(engine / "gradbook" / "cli.py", "import argparse", "import argparse\nimport json as _j")
     assert key(engine) == before
+
+
+def test_a_project_module_a_derivation_imports_is_in_the_key(engine):
+    (engine / "derivations" / "01_mine.py").write_text("# %%\nfrom my_models import loss\n")
+    (engine / "my_models.py").write_text("def loss(w):\n    return w * w\n")
+    (engine / "notes.py").write_text("X = 1\n")  # at the root too, but imported by no derivation
+    before = key(engine)
+    (engine / "notes.py").write_text("X = 2\n")
+    assert key(engine) == before
+    edit(engine / "my_models.py", "w * w", "w * w * w")
+    assert key(engine) != before
+
+
+def test_remembered_digests_give_the_key_that_parsing_gives(engine, tmp_path):
+    store = tmp_path / "cache" / "digests.json"
+    fresh = key(engine)
+    assert _cache.fingerprint(None, engine / "derivations", store) == fresh
+    assert store.exists() and _cache.fingerprint(None, engine / "derivations", store) == fresh
+    edit(engine / "gradbook" / "checks" / "_tolerance.py", "\nAUTODIFF_RTOL = 1e-10", "\nAUTODIFF_RTOL = 1e-9")
+    assert _cache.fingerprint(None, engine / "derivations", store) == key(engine) != fresh

@@ -3,9 +3,8 @@
 One build serves both purposes (autodidax-style "the docs cannot rot", and `build.py --check`):
 the whole project is built once per test session into a scratch folder, and each derivation is
 then a test of its own: it executed with every claim verified, and its notebook is byte-identical
-to the one committed.
+to the one committed, as build/_fresh.py defines it (the same definition as `build.py --check`).
 """
-import filecmp
 import json
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gradbook.build import Options, build
+from gradbook.build._fresh import differences
 from gradbook.checks._catalog import load_catalog
 from gradbook.checks._ledger import holds
 
@@ -41,14 +41,14 @@ def test_derivation_runs_verifies_its_claims_and_matches_the_committed_notebook(
     assert statuses and all(holds(s) for s in statuses.values()), statuses
     built, committed = scratch / f"{source.stem}.ipynb", ROOT / "notebooks" / f"{source.stem}.ipynb"
     assert committed.exists(), f"{committed.name} is not committed: run make notebooks"
-    assert filecmp.cmp(built, committed, shallow=False), (
-        f"{committed.name} differs from what its source builds: run make notebooks and commit")
+    why = differences(built, committed)
+    assert why is None, f"{committed.name} differs from what its source builds: {why}; run make notebooks"
 
 
 def test_the_committed_ledger_is_what_the_sources_build(fresh_build):
     scratch, _ = fresh_build
-    assert filecmp.cmp(scratch / "ledger.json", ROOT / "notebooks" / "ledger.json", shallow=False), (
-        "notebooks/ledger.json differs from what the sources build: run make notebooks and commit")
+    why = differences(scratch / "ledger.json", ROOT / "notebooks" / "ledger.json")
+    assert why is None, f"notebooks/ledger.json differs from what the sources build: {why}"
 
 
 def test_no_committed_notebook_is_stale():

@@ -8,7 +8,6 @@ previous notebook in place.
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -18,8 +17,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import nbformat
 
 from ..checks._catalog import Claim, load_catalog
 from ._cache import PACKAGE, fingerprint
@@ -42,17 +39,22 @@ class Options:
     quiet: bool = False
     lock_file: Path | None = None
     jax_cache: Path | None = None  # a persistent XLA compilation cache shared by the kernels
+    digest_cache: Path | None = None  # where the cache key's per-file digests are remembered
     xla_one_thread: bool = False   # one XLA compute thread per kernel when kernels share cores
 
     def kernel_env(self) -> dict:
-        """What the kernels' environment adds for speed: neither changes any number computed."""
-        env = {}
+        """What the kernels' environment adds: the project's root on the import path (a
+        derivation may import the project's own modules, `from my_models import loss`), and
+        for speed a compilation cache and a thread count, neither of which changes a number."""
+        root = str(self.derivations.resolve().parent)
+        env = {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         if self.jax_cache is not None:
             env.update(JAX_COMPILATION_CACHE_DIR=str(self.jax_cache),
                        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
         if self.xla_one_thread:
-            env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
+            env["XLA_FLAGS"] = " ".join(f for f in (os.environ.get("XLA_FLAGS"),
+                                                     "--xla_cpu_multi_thread_eigen=false") if f)
         return env
 
 
@@ -95,10 +97,23 @@ def build(options: Options, report=print) -> list[Outcome]:
     """Build the selected notebooks, write the ledger, and return one Outcome per notebook."""
     sources = discover(options.derivations, options.only)
     _require_writable(options.notebooks)
-    engine = fingerprint(options.lock_file, options.derivations)
+    engine = fingerprint(options.lock_file, options.derivations, options.digest_cache)
     if not options.quiet:
         report(f"building {len(sources)} notebook(s) with {options.jobs} worker(s)")
-    outcomes = asyncio.run(_build_all(sources, options, engine, report))
+    outcomes, todo = [], []
+    for source in sources:  # up-to-date notebooks first, without starting an event loop
+        done = _up_to_date(source, options, engine)
+        if done is not None and not options.quiet:
+            report(progress_line(done))
+        if done is None:
+            todo.append(source)
+        else:
+            outcomes.append(done)
+    if todo:
+        import asyncio  # only when something is built: a no-op build stays fast
+
+        outcomes = sorted(outcomes + asyncio.run(_build_all(todo, options, engine, report)),
+                          key=lambda o: o.name)
     if options.execute:
         names = [p.stem for p in discover(options.derivations, [])]
         ledger = merge_ledgers(options.notebooks, names, outcomes)
@@ -108,6 +123,8 @@ def build(options: Options, report=print) -> list[Outcome]:
 
 
 async def _build_all(sources, options, engine, report):
+    import asyncio
+
     workers = asyncio.Semaphore(max(1, options.jobs))  # granted in the order tasks ask
     # The longest source usually runs longest: starting it first shortens the whole build.
     longest_first = sorted(sources, key=lambda p: p.stat().st_size, reverse=True)
@@ -126,15 +143,28 @@ async def _build_all(sources, options, engine, report):
     return sorted(outcomes, key=lambda o: o.name)
 
 
+def _up_to_date(source: Path, options: Options, engine: bytes) -> Outcome | None:
+    """The outcome of a notebook whose source and engine are those it was built from, or None."""
+    previous = None if options.force else _read_json(options.notebooks / f"{source.stem}.ipynb")
+    meta = previous.get("metadata", {}).get("gradbook", {}) if previous else {}
+    if previous and meta.get("source_hash") == _source_hash(source.read_bytes(), engine):
+        return Outcome(source.stem, "cached", 0.0, _ledger_output(previous))
+    return None
+
+
+def _source_hash(raw: bytes, engine: bytes) -> str:
+    return hashlib.sha256(raw + b"\0" + engine).hexdigest()
+
+
 async def _build_one(source: Path, options: Options, engine: bytes, workers) -> Outcome:
+    import nbformat  # only a notebook that is built needs it (a no-op build stays fast)
+
     name, started = source.stem, time.monotonic()
     target = options.notebooks / f"{name}.ipynb"
     raw = source.read_bytes()
-    source_hash = hashlib.sha256(raw + b"\0" + engine).hexdigest()
+    source_hash = _source_hash(raw, engine)
     previous = _read_notebook(target)
     meta = previous.metadata.get("gradbook", {}) if previous else {}
-    if previous and not options.force and meta.get("source_hash") == source_hash:
-        return Outcome(name, "cached", 0.0, _ledger_output(previous))
 
     text = raw.decode("utf-8")
     label = f"derivations/{source.name}"
@@ -188,8 +218,18 @@ def _reuse_outputs(previous, nb) -> bool:
 
 def _read_notebook(path: Path):
     """A notebook written earlier, or None when there is none (or it cannot be read)."""
+    import nbformat
+
     try:
         return nbformat.read(path, as_version=4)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_json(path: Path) -> dict | None:
+    """A notebook written earlier as plain JSON, unvalidated: enough for its hashes and ledger."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
 
@@ -197,7 +237,7 @@ def _read_notebook(path: Path):
 def _ledger_output(nb) -> dict:
     """The ledger a notebook's closing summary() left in its outputs (empty if none)."""
     found = {}
-    for cell in nb.cells:
+    for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             data = out.get("data", {}).get(LEDGER_MIME)
             if data:
@@ -213,11 +253,15 @@ def _declared_as_failed(nb) -> dict:
 
 
 def _failure_message(label, text, nb, failure) -> str:
+    """'derivations/x.py, line 18 (cell 1): `the line that raised`', then the reason."""
     where = label
     if failure.cell is not None:
-        line = cell_lines(text, nb).get(failure.cell)
-        first = next((ln for ln in nb.cells[failure.cell].source.splitlines() if ln.strip()), "")
-        where += f", cell {failure.cell}" + (f" (line {line})" if line else "") + f": `{first.strip()}`"
+        cell = nb.cells[failure.cell].source.splitlines()
+        first = next((i for i, ln in enumerate(cell) if ln.strip()), 0)
+        in_cell = failure.line - 1 if failure.line and 0 < failure.line <= len(cell) else first
+        start = cell_lines(text, nb).get(failure.cell)
+        line = start - first + in_cell if start else None
+        where += (f", line {line}" if line else "") + f" (cell {failure.cell}): `{cell[in_cell].strip() if cell else ''}`"
     return f"{where}\n  {failure.reason}"
 
 
@@ -253,7 +297,7 @@ def merge_ledgers(notebooks: Path, names: list[str], outcomes: list[Outcome]) ->
     for name in names:
         outcome = by_name.get(name)
         if outcome is None:
-            nb = _read_notebook(notebooks / f"{name}.ipynb")
+            nb = _read_json(notebooks / f"{name}.ipynb")
             datas[name] = _ledger_output(nb) if nb else {}
         else:
             datas[name] = outcome.ledger

@@ -4,17 +4,16 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import nbformat
-
 NOTEBOOK_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python", "pygments_lexer": "ipython3"},
 }
 
 
-def source_to_notebook(path: Path, text: str | None = None) -> nbformat.NotebookNode:
+def source_to_notebook(path: Path, text: str | None = None):
     """Convert a percent-format source into an unexecuted notebook with stable cell ids."""
-    import jupytext  # imported here: a no-op rebuild never needs it
+    import jupytext  # imported here, as nbformat: a no-op rebuild never needs them
+    import nbformat
 
     text = Path(path).read_text(encoding="utf-8") if text is None else text
     nb = jupytext.reads(text, fmt="py:percent")

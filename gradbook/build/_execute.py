@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,7 @@ class Failure:
 
     cell: int | None
     reason: str
+    line: int | None = None  # the line of the cell that raised (its innermost frame in the cell)
 
 
 class _GradbookKernel(KernelSpecManager):
@@ -82,10 +84,21 @@ async def execute_notebook(nb, cwd: Path, timeout: float, env: dict | None = Non
         return None
     except CellExecutionError as error:
         reason = f"{error.ename}: {error.evalue}" if error.ename else str(error)
-        return Failure(state["cell"], reason)
+        return Failure(state["cell"], reason, raising_line(str(error)))
     except CellTimeoutError:
         return Failure(state["cell"], f"timed out: the notebook did not finish within {timeout:g} s")
     except DeadKernelError:
         return Failure(state["cell"], "the kernel died while running this cell")
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+
+
+def raising_line(traceback: str) -> int | None:
+    """The line of the cell in the last frame of a kernel's traceback that is the cell's own:
+    the user's call, even when what raised is deeper, inside gradbook or a library."""
+    frames = _CELL_FRAME.findall(_ANSI.sub("", traceback))
+    return int(frames[-1]) if frames else None
