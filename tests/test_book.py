@@ -163,7 +163,7 @@ def test_the_erratum_is_shown_as_an_erratum(book):
         entry = claims.split(f'id="claim-{cid}"', 1)[1].split("</section>", 1)[0]
         assert "erratum" in entry and "✗ rejected as printed" in entry
         notebook = next(c for c in LEDGER["claims"] if c["id"] == cid)["notebooks"][0]
-        assert f'<p class="check fail" data-claim="{cid}">' in (book / f"{notebook}.html").read_text()
+        assert f'<p class="check cross" data-claim="{cid}">' in (book / f"{notebook}.html").read_text()
 
 
 # --- the converter -----------------------------------------------------------------------------
@@ -251,7 +251,7 @@ def render(text: str, claims=("kang.5.sigmoid",)) -> tuple[str, Found]:
 
 def test_a_check_line_is_recognised_by_its_mark_and_claim_not_its_wording():
     html, found = render("✓ `kang.5.sigmoid` · jax — whatever the engine says today")
-    assert '<p class="check pass" data-claim="kang.5.sigmoid">' in html
+    assert '<p class="check tick" data-claim="kang.5.sigmoid">' in html
     assert 'href="claims.html#claim-kang.5.sigmoid"' in html
     assert found.checks == [("kang.5.sigmoid", "jax", True)]
 
@@ -263,7 +263,13 @@ def test_a_line_naming_an_unknown_claim_is_not_a_check_line():
 
 def test_an_expected_failure_is_a_failed_check_line():
     html, found = render("✗ (expected: a documented erratum) `kang.5.sigmoid` · shape — differs")
-    assert '<p class="check fail"' in html and found.checks == [("kang.5.sigmoid", "shape", False)]
+    assert '<p class="check cross"' in html and found.checks == [("kang.5.sigmoid", "shape", False)]
+
+
+def test_a_caught_wrong_formula_is_a_crossed_check_line_of_its_claim():
+    html, found = render("✗ rejected as expected: `kang.5.sigmoid` · jax — with $-\\sigma$ it differs")
+    assert '<p class="check cross" data-claim="kang.5.sigmoid">' in html and "<math" in html
+    assert found.checks == [("kang.5.sigmoid", "jax", False)]
 
 
 # --- the build ---------------------------------------------------------------------------------

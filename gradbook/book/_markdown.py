@@ -109,7 +109,7 @@ class Markdown:
             passed = content.startswith(PASS_MARK)
             kind = _KIND.search(content)
             self.found.checks.append((claim, kind.group(1) if kind else "", passed))
-            opening.attrSet("class", "check " + ("pass" if passed else "fail"))
+            opening.attrSet("class", "check " + ("tick" if passed else "cross"))  # the mark, not a verdict
             opening.attrSet("data-claim", claim)
 
     def _collect(self, tokens) -> None:
