@@ -1,5 +1,7 @@
 """The build: real kernels, valid notebooks, byte-identical rebuilds, and clear failures."""
 import json
+import subprocess
+import sys
 import textwrap
 
 import nbformat
@@ -252,3 +254,30 @@ def test_a_reader_that_stops_early_does_not_break_the_build(tmp_path):
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert len(list((root / "notebooks").glob("*.ipynb"))) == 3
+
+
+def test_a_no_op_build_imports_neither_sympy_jax_nor_the_notebook_machinery(tmp_path):
+    root = project(tmp_path, good=GOOD)
+    assert build(root) == 0
+    probe = ("import sys; from gradbook.cli import main; "
+             f"code = main(['--derivations', {str(root / 'derivations')!r}, '--notebooks', "
+             f"{str(root / 'notebooks')!r}, '-q'], root={str(root)!r}); "
+             "print(code, sorted(m for m in ('sympy', 'jax', 'nbformat', 'jupytext', 'asyncio', 'nbclient') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "0 []", done.stdout + done.stderr
+
+
+def test_the_student_notebooks_are_not_remade_when_nothing_they_come_from_changed(tmp_path, monkeypatch):
+    from gradbook import cli
+    from gradbook.exercises import _cli
+
+    root = project(tmp_path, good=GOOD)
+    (root / "notebooks" / "exercises").mkdir(parents=True)
+    made = []
+    monkeypatch.setattr(_cli, "exercises_main", lambda argv, where: made.append(where) or 0)
+    options = cli.Options(derivations=root / "derivations", notebooks=root / "notebooks")
+    assert cli._write_exercises(options) == 0 and cli._write_exercises(options) == 0
+    assert len(made) == 1
+    (root / "derivations" / "good.py").write_text(GOOD + "\n# %%\nx = 1\n")
+    assert cli._write_exercises(options) == 0 and len(made) == 2
