@@ -56,6 +56,20 @@ def test_a_real_change_makes_a_notebook_stale(committed, tmp_path, change):
     assert differences(built, committed) is not None
 
 
+def test_a_figure_is_compared_by_its_svg_not_by_the_pixels_beside_it(tmp_path):
+    line = CHECK.format(residual(5.6e-17, 1.6e-11))
+    committed, built = (notebook(tmp_path / f"{n}.ipynb", line) for n in ("committed", "built"))
+    for path, pixels, svg in ((committed, "iVBORw0KGgoAAAA", SVG), (built, "iVBORw0KGgoBBBB", SVG)):
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[1].outputs[2]["data"].update({"image/png": pixels, "image/svg+xml": svg})
+        path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    assert differences(built, committed) is None
+    nb = nbformat.read(built, as_version=4)
+    nb.cells[1].outputs[2]["data"]["image/svg+xml"] = SVG.replace("7.25", "7.5")
+    built.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    assert differences(built, committed) is not None
+
+
 def test_the_difference_names_the_cell_and_both_lines(committed, tmp_path):
     built = notebook(tmp_path / "built.ipynb", CHECK.format(residual(1e-16, 1e-11)), printed="0.8023")
     why = differences(built, committed)
