@@ -601,7 +601,7 @@ def forward(staged: Staged, args: dict) -> dict:
     values = {}
     for node in staged.nodes:
         if node.op == "input":
-            values[node.name] = jnp.asarray(args[node.name], dtype=jnp.float64)
+            values[node.name] = _input(node, args)
         elif node.op == "const":
             values[node.name] = node.value
         else:
@@ -617,7 +617,7 @@ def jax_gradients(staged: Staged, args: dict) -> dict:
         env = {}
         for node in staged.nodes:
             if node.op == "input":
-                v = jnp.asarray(args[node.name], dtype=jnp.float64)
+                v = _input(node, args)
             elif node.op == "const":
                 v = node.value
             else:
@@ -627,6 +627,14 @@ def jax_gradients(staged: Staged, args: dict) -> dict:
 
     zeros = {k: jnp.zeros(staged[k].shape) for k in keys}
     return jax.grad(perturbed)(zeros)
+
+
+def _input(node: Node, args: dict):
+    """An input's value at a point: floating inputs in float64; integers and booleans (labels,
+    indices, masks) keep their type, as data."""
+    dtype = np.asarray(node.value).dtype if node.value is not None else np.float64
+    return jnp.asarray(args[node.name], dtype=dtype if not np.issubdtype(dtype, np.floating)
+                       else jnp.float64)
 
 
 def _value(ref, staged):
