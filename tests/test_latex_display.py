@@ -27,3 +27,26 @@ def test_the_gradient_of_a_hatted_symbol_keeps_its_bar(ledger):
     x_hat = sp.Symbol(r"\bar{\hat{x}}")
     shown = prove_equal("kang.5.sigmoid", 2 * x_hat, x_hat + x_hat, lhs="z")._repr_markdown_()
     assert r"\overline{\hat{x}}" in shown and r"\bar{\hat{x}}" not in shown
+
+
+def test_a_long_sum_is_broken_over_aligned_lines_none_wider_than_the_page(ledger):
+    from gradbook.checks._symbolic import WIDE, _visible
+
+    xs = sp.symbols("x_{1:41}")
+    with sp.evaluate(False):
+        total = sp.Add(*[3 * x for x in xs])
+    shown = prove_equal("kang.5.sigmoid", total, 3 * sp.Add(*xs), lhs="s")._repr_markdown_()
+    lines = shown.split("$$")[1].split("\\\\")
+    assert len(lines) > 3 and all(_visible(line) <= WIDE + 10 for line in lines)
+
+
+def test_a_wide_matrix_written_out_entry_by_entry_is_shown_by_its_size(ledger):
+    a = sp.Matrix(3, 4, lambda i, j: sp.Symbol(f"a_{{{i}{j}}}") * sp.Symbol(f"b_{{{j}{i}}}") + 1)
+    shown = prove_equal("kang.5.sigmoid", a, a + sp.zeros(3, 4), lhs="A", box=False)._repr_markdown_()
+    assert r"3\times 4" in shown and "a_{00}" not in shown
+
+
+def test_a_proof_can_show_the_identity_it_establishes(ledger):
+    g, x = sp.symbols("g x")
+    shown = prove_equal("kang.5.sigmoid", sp.Derivative(g * x, x), g, shown=r"\bar{G} X^{T}")
+    assert r"\bar{G} X^{T}" in shown._repr_markdown_() and "entry by entry" in repr(shown)

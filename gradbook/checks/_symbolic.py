@@ -18,19 +18,21 @@ REWRITES = (
 
 
 def prove_chain(claim: str, *steps, lhs: str | None = None, where: dict | None = None,
-                box: bool = True) -> Result:
+                box: bool = True, shown: str | None = None) -> Result:
     """Prove every consecutive equality in a chain of expressions and show it as LaTeX.
 
     Each step is an expression or an `(expression, "why")` pair; the first may be an
     unevaluated `sp.Derivative`. `where` maps display names to definitions (say
     `{sigma(s): 1/(1+exp(-s))}`) that are substituted before proving. `lhs` is LaTeX put in
-    front of the chain, such as r"\\frac{d\\sigma}{ds}". A step that does not follow raises
-    ClaimFailed with its number, both sides and their simplified difference.
+    front of the chain, such as r"\\frac{d\\sigma}{ds}". `shown` is LaTeX put on the page instead
+    of the chain, such as the matrix identity a proof written out entry by entry establishes.
+    A step that does not follow raises ClaimFailed with its number, both sides and their
+    simplified difference.
     """
     if len(steps) < 2:
         raise ValueError("a chain needs at least two expressions: there is nothing to prove")
     exprs, whys = zip(*(_split_step(s) for s in steps))
-    latex = _chain_latex(exprs, whys, lhs, box)
+    latex = shown or _chain_latex(exprs, whys, lhs, box)
     where = dict(where or {})
     with sp.evaluate(True):  # a chain may be written under sp.evaluate(False); proofs may not
         evaluated = evaluate(exprs[0], where)
@@ -40,13 +42,15 @@ def prove_chain(claim: str, *steps, lhs: str | None = None, where: dict | None =
     n = len(exprs) - 1
     detail = ("the equality is proven by SymPy" if n == 1 else
               f"all {n} equalities are proven by SymPy") + _size_note(exprs)
+    if shown:
+        detail += ", written out entry by entry"
     return Result([record(claim, "sym", True, detail)], latex=latex, value=exprs[-1])
 
 
 def prove_equal(claim: str, left, right, *, lhs: str | None = None, where: dict | None = None,
-                box: bool = True) -> Result:
+                box: bool = True, shown: str | None = None) -> Result:
     """Prove one equality (a chain of two)."""
-    return prove_chain(claim, left, right, lhs=lhs, where=where, box=box)
+    return prove_chain(claim, left, right, lhs=lhs, where=where, box=box, shown=shown)
 
 
 def derivative(expr, wrt):
@@ -213,19 +217,57 @@ def latex(expr) -> str:
     return _Latex({"order": "none", "diff_operator": r"\partial"}).doprint(expr)
 
 
+WIDE = 90  # characters of visible math on one line, about a notebook's width at display size
+
+
 def _chain_latex(exprs, whys, lhs, box) -> str:
-    terms = [latex(e) for e in exprs]
+    """The chain as aligned lines: a long sum broken over lines at its terms, and a matrix
+    written out entry by entry (a proof's working) shown by its size when too wide for a page."""
+    terms = [_term_latex(e) for e in exprs]
     if box:
-        terms[-1] = rf"\boxed{{{terms[-1]}}}"
+        terms[-1] = [rf"\boxed{{{t}}}" for t in terms[-1]] if len(terms[-1]) == 1 else terms[-1]
     notes = [f" && {_why_latex(w)}" if w else "" for w in whys]
     if lhs is None:
         if whys[0]:
             raise ValueError("the first expression has nothing before it to justify; "
                              "use lhs=... to name what it equals")
-        lhs, terms, notes = terms[0], terms[1:], notes[1:]
-    lines = [f"{lhs} &= {terms[0]}{notes[0]}"]
-    lines += [f"&= {t}{n}" for t, n in zip(terms[1:], notes[1:])]
+        lhs, terms, notes = "".join(terms[0]), terms[1:], notes[1:]
+    lines = []
+    for k, (pieces, note) in enumerate(zip(terms, notes)):
+        head = f"{lhs} &= " if k == 0 else "&= "
+        lines.append(f"{head}{pieces[0]}{note}")
+        lines += [rf"&\quad {piece}" for piece in pieces[1:]]
     return r"\begin{aligned}" + " \\\\\n".join(lines) + r"\end{aligned}"
+
+
+def _term_latex(expr) -> list[str]:
+    """One step's LaTeX, as the pieces of its lines (one piece when it fits on one)."""
+    text = latex(expr)
+    if _visible(text) <= WIDE:
+        return [text]
+    if isinstance(expr, sp.MatrixBase):
+        rows, cols = expr.shape
+        return [rf"\underbrace{{\left[\;\cdots\;\right]}}_{{{rows}\times {cols}"
+                r"\text{, written out entry by entry}}"]
+    if isinstance(expr, sp.Add):
+        pieces, line = [], ""
+        for arg in expr.args:
+            t = latex(arg)
+            t = t if line == "" and not pieces else (f"- {t[1:].lstrip()}" if t.startswith("-")
+                                                    else f"+ {t}")
+            if line and _visible(line + t) > WIDE:
+                pieces.append(line)
+                line = ""
+            line = f"{line} {t}".strip()
+        return pieces + [line]
+    return [text]
+
+
+def _visible(tex: str) -> int:
+    """About how many characters wide a formula shows (macro names and braces take no room)."""
+    import re
+
+    return len(re.sub(r"\\[A-Za-z]+|[{}^_]|\\left|\\right", "", tex))
 
 
 def _why_latex(why: str) -> str:
