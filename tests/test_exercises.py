@@ -183,7 +183,7 @@ def test_grading_survives_an_exception_and_a_dying_kernel(tmp_path):
 def test_grading_survives_an_endless_loop(tmp_path):
     looping = _submission(tmp_path, {"kang.5.sigmoid": "while True:\n    pass", "jin.dsigmoid": RIGHT},
                           "looping.ipynb", keep_setup=False)
-    assert grade_main([str(looping), "--timeout", "6", "-q"]) == 0
+    assert grade_main([str(looping), "--timeout", "12", "-q"]) == 0
     table, data = _table(tmp_path, "looping")
     assert table == {"kang.5.sigmoid": (False, "answer cell failed"), "jin.dsigmoid": (True, None)}
     assert "timed out" in data["exercises"][0]["feedback"]

@@ -13,9 +13,13 @@ from gradbook.exercises._generate import NOTEBOOKS
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def submission(tmp_path, notebook: str, answers: dict, extra: list[str] = (), name=None) -> Path:
-    """A student notebook with these answer cells, and extra cells of the student's own first."""
+def submission(tmp_path, notebook: str, answers: dict, extra: list[str] = (), name=None,
+               setup=True) -> Path:
+    """A student notebook with these answer cells, extra cells of the student's own first, and
+    without its setup cells when `setup` is False (they only cost time where no answer needs them)."""
     nb = nbformat.read(ROOT / NOTEBOOKS / f"{notebook}.ipynb", as_version=4)
+    if not setup:
+        nb.cells = [c for c in nb.cells if c.cell_type == "markdown" or "gradbook" in c.metadata]
     for cell in nb.cells:
         exercise_id = cell.metadata.get("gradbook", {}).get("answer")
         if exercise_id in answers:

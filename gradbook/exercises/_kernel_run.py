@@ -25,6 +25,7 @@ from ..build._execute import Failure
 from ._sandbox import Plan
 from .kernel.runner import ANSWER_MIME
 
+SETUP_TIMEOUT = 120  # seconds for the runner's own setup cell (it imports NumPy, SymPy, JAX)
 MAX_RECORD = 256_000  # bytes of one answer record: it is kept even past the output limit
 
 
@@ -108,13 +109,16 @@ async def run_sandboxed(nb, plan: Plan, timeout: float, notes: list) -> Failure 
     specs.argv = plan.command(kernel, work, runtime, scratch)
     km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs, transport="ipc",
                             ip=str(runtime / "ipc"), connection_file=str(runtime / "kernel.json"))
-    state = {"cell": None, "deadline": time.monotonic() + timeout}
+    state = {"cell": None, "deadline": None}
 
-    def on_cell_start(cell, cell_index):
+    def on_cell_start(cell, cell_index):  # the clock starts after the setup cell (cell 0)
         state["cell"] = cell_index
+        if state["deadline"] is None and cell_index > 0:
+            state["deadline"] = time.monotonic() + timeout
 
     client = _CappedClient(nb, km=km, cap=plan.limits.output_kb * 1024, notes=notes,
-                           timeout_func=lambda cell: max(1, int(state["deadline"] - time.monotonic())),
+                           timeout_func=lambda cell: max(1, int(state["deadline"] - time.monotonic()))
+                           if state["deadline"] else SETUP_TIMEOUT,
                            record_timing=False, allow_errors=False, shutdown_kernel="immediate",
                            on_cell_start=on_cell_start, startup_timeout=120,
                            resources={"metadata": {"path": str(work)}})

@@ -28,6 +28,7 @@ from .kernel.runner import ANSWER_MIME
 RUNNER = "_gradbook_runner"
 RUNNER_SOURCE = Path(_runner_module.__file__).read_text(encoding="utf-8")
 MAX_RUNS = 3
+PRELOAD = ("numpy", "sympy", "jax.numpy")  # imported before the clock starts on the student's cells
 TAMPERING = "tampering"
 
 
@@ -134,7 +135,8 @@ def grade_submission(path: Path, timeout: float = 60.0, plan: Plan | None = None
         if failure is None:
             break
         kind, exercise_id = roles[failure.cell] if failure.cell is not None else (None, None)
-        what = f"the answer cell of {exercise_id}" if kind == "answer" else f"a {kind} cell"
+        what = f"the answer cell of {exercise_id}" if kind == "answer" else \
+            f"cell {failure.cell} (the student's own)" if kind == "cell" else f"the {kind} cell"
         if kind not in ("answer", "cell") or attempt == MAX_RUNS - 1:
             report.notes.append(f"the notebook stopped in {what}: {failure.reason}")
             break
@@ -151,7 +153,7 @@ def _harness_cells(nb, ids: list[str], limit: float):
     """(source, role) per cell to run: the runner, the student's code through it, hand-overs."""
     setup = (f"import types as _t\n{RUNNER} = _t.ModuleType({RUNNER!r})\n"
              f"exec(compile({RUNNER_SOURCE!r}, '<gradbook runner>', 'exec'), {RUNNER}.__dict__)\n"
-             "del _t")
+             f"del _t\n{RUNNER}.preload({PRELOAD!r})")
     cells = [(setup, ("setup", None))]
     checked = set()
     for cell in nb.cells:

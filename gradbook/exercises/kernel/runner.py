@@ -83,6 +83,17 @@ def _run(source, label, limit):
     return None
 
 
+def preload(modules):
+    """Import the libraries exercises use, so that a cell's time limit is spent on its own code."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def cell(source, limit):
     """Run one of the student's other code cells; an error is shown and grading goes on."""
     error = _run(source, "a cell of the submission", limit)
