@@ -182,3 +182,33 @@ def test_right_answers_in_every_notation_are_accepted(exercise_id, monkeypatch):
     refused = [(answer, check(exercise_id, answer)) for answer in RIGHT[exercise_id]]
     refused = [(answer, f) for answer, f in refused if not f.passed]
     assert not refused, "\n".join(f"{a!r}: {f!r}" for a, f in refused)
+
+
+# A wrong answer in another notation, and the same wrong answer written plainly.
+WRONG = [
+    ("kang.5.bce_logit", "y − ŷ", "y - yhat"),
+    ("kang.5.bce_logit", r"y - \hat{y}", "y - yhat"),
+    ("kang.5.sigmoid", r"3\sigma(s)(1-\sigma(s))", "3*sigma(s)*(1 - sigma(s))"),
+    ("kang.9.affine.x", "W g", "W @ g"),
+    ("kang.9.affine.W", "g x", "g @ x"),
+    ("kang.9.affine.W", r"\mathbf{x}\mathbf{g}^\top", "x @ g.T"),
+    ("kang.10.batch.W", "G^T X", "G.T @ X"),
+    ("kang.10.batch.b", "G", "G"),
+    ("kang.10.batch.b", r"\frac{1}{N}\sum_n G_n", "sum(G, axis=0)/N"),
+    ("jin.chain.delta", "σ(z) − y", "y_pred - y"),
+    ("jin.grads.b", "(y_pred - y)/N", "(y_pred - y)/N"),
+    ("kang.4.max", "(g (a ≥ b), g (b ≥ a))", "(g*(a >= b), g*(b >= a))"),
+    ("jin.relu_mask", "(((x > 0) ⊙ G) w1ᵀ, xᵀ((x > 0) ⊙ G))",
+     "(((x > 0) * G) @ w1.T, x.T @ ((x > 0) * G))"),
+    ("deriv.batch.W", "Δ Aᵀ", "Delta @ A.T"),
+    ("once.chain", "(v + cos u) y", "(v + cos(u))*y"),
+]
+
+
+@pytest.mark.parametrize("exercise_id, written, plain", WRONG)
+def test_a_wrong_answer_in_any_notation_gets_the_diagnosis_of_its_plain_spelling(
+        exercise_id, written, plain):
+    feedback, reference = check(exercise_id, written), check(exercise_id, plain)
+    assert not feedback.passed and not reference.passed
+    assert feedback.diagnosis == reference.diagnosis, (feedback, reference)
+    assert feedback.diagnosis not in ("could not read the answer", "cannot be evaluated")

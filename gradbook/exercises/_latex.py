@@ -179,7 +179,8 @@ class _Reader:
             return self.emit(" " + letters + "hat" + self.gap(), start)
         if name in _WRAPPERS:  # \mathbf{g}\mathbf{x}: two names, kept apart
             _, inner = self.group()
-            return self.emit(" ", start) + inner + self.emit(" ", self.i - 1)
+            after = "" if self.text[self.i:self.i + 1] == "_" else " "  # \mathbf{W}_1 is W_1
+            return self.emit(" ", start) + inner + self.emit(after, self.i - 1)
         if name in _PRODUCTS:
             return self.emit(_PRODUCTS[name], start)
         if name == "sum":

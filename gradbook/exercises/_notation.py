@@ -115,11 +115,12 @@ _TOKEN = re.compile(r"(?P<space>\s+)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<num>(?:\d+\
 
 
 def juxtapose(text: str, origin: list[int], known, values, calls, wraps, spellings, modules,
-              constants):
+              constants, typed: str | None = None):
     """Tokens re-spelt and juxtapositions marked: (text, origin, notes).
 
     `calls` are the names that are functions, `wraps` those that may be called without
-    brackets (`log x`), `values` those that are values (`s(1 - s)` is a product).
+    brackets (`log x`), `values` those that are values (`s(1 - s)` is a product). A note
+    quotes the answer as `typed`.
     """
     tokens = []  # (kind, text, column in `text`)
     for m in _TOKEN.finditer(text):
@@ -144,7 +145,8 @@ def juxtapose(text: str, origin: list[int], known, values, calls, wraps, spellin
                 notes.append(f"{prev[1]}(…) is read as {prev[1]} times (…): {prev[1]} is a "
                              "value in this exercise, not a function")
             if _after_division(tokens, k):
-                notes.append(f"“{_term(text, tokens, k)}” is read left to right, as (a/b)·c; "
+                notes.append(f"“{_quote(typed, text, origin, *_term(text, tokens, k))}” is read "
+                             "left to right, as (a/b)·c; "
                              "for a/(b·c) write the brackets")
             put(f" {JUXTAPOSE} ", col)
         # `log x`: a function written before a lone name or number is called on it
@@ -211,8 +213,18 @@ def _after_division(tokens, k) -> bool:
     return False
 
 
-def _term(text, tokens, k) -> str:
-    """The text of the term that ends with the operand starting at tokens[k]."""
+def _quote(typed, text, origin, start, end) -> str:
+    """Columns start:end of `text` as the student typed them (or as read, if not given)."""
+    if typed is None:
+        return " ".join(text[start:end].split())
+    last = max(start, end - 1)
+    while last > start and text[last].isspace():
+        last -= 1
+    return " ".join(typed[origin[start]:origin[last] + 1].split())
+
+
+def _term(text, tokens, k) -> tuple[int, int]:
+    """Where the term that holds the operand starting at tokens[k] begins and ends."""
     depth, start = 0, 0
     for j in range(k - 1, -1, -1):
         tok = tokens[j][1]
@@ -239,4 +251,4 @@ def _term(text, tokens, k) -> str:
         elif depth == 0 and tok in ("+", "-", ","):
             end = tokens[j][2]
             break
-    return " ".join(text[start:end].split())
+    return start, end

@@ -120,7 +120,7 @@ def _python_text(text, known, values, calls, wraps, spellings) -> tuple[str, lis
         step, step_origin = sums(step, step_origin)
         words = {s: n for s, n in spellings.items() if n in known}
         return juxtapose(step, step_origin, known, values, calls, wraps, words, MODULES,
-                         CONSTANTS)
+                         CONSTANTS, typed=text)
     except NotationError as error:
         raise ParseError(text, _at(origin, error.position), error.problem, error.hint) from None
 

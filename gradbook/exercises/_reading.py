@@ -58,8 +58,10 @@ def _shape(tree, shapes):
 
 def _product(left, right, shapes, notes):
     a, b = _shape(left, shapes), _shape(right, shapes)
-    if a is None or b is None or a == () or b == ():
+    if a == () or b == () or a is None and b is None:
         return ast.Mult()
+    if a is None or b is None:  # one side fails anyway; beside an array, it is a matrix product
+        return ast.MatMult() if len(a or b) == 2 else ast.Mult()
     typed = f"{_operand(left)} {_operand(right)}"
     matrix = ast.unparse(ast.BinOp(left, ast.MatMult(), right))
     entrywise = ast.unparse(ast.BinOp(left, ast.Mult(), right))
