@@ -242,7 +242,7 @@ prove_equal("bn.staged", derivative(ell, c), sp.Rational(2, N) * vbar * c, where
 
 # %% [markdown]
 # The centred values feed two nodes, the product $\hat x = c\,s$ and the variance, so
-# $\bar c_i = s\,\bar{\hat x}_i + \tfrac2N \bar v\, c_i$. To see that adding the two shares
+# $\bar c_i = s\,\overline{\hat x}_i + \tfrac2N \bar v\, c_i$. To see that adding the two shares
 # is right, SymPy differentiates the true loss $\ell = \sum_i \bar y_i y_i$ written as a
 # function of the $c_i$ alone (through both paths), and compares it with the two shares,
 # each built from the rules above:
@@ -298,9 +298,9 @@ prove_equal("bn.staged", derivative(ell, x), cbar + mubar / N * ones,
 # Ioffe and Szegedy group the same computation differently: they go from $\hat x$ straight to
 # the variance, and write the gradient of $\mu$ with two terms, one through $\hat x$ and one
 # through $\sigma^2$:
-# $\bar\mu = -s\sum_i \bar{\hat x}_i + \bar v \sum_i (-2c_i)/N$, and
-# $\bar x_i = s\,\bar{\hat x}_i + \bar v\, 2c_i/N + \bar\mu/N$, with
-# $\bar v = \sum_i \bar{\hat x}_i c_i \cdot (-\tfrac12)(v+\varepsilon)^{-3/2}$, which is our
+# $\bar\mu = -s\sum_i \overline{\hat x}_i + \bar v \sum_i (-2c_i)/N$, and
+# $\bar x_i = s\,\overline{\hat x}_i + \bar v\, 2c_i/N + \bar\mu/N$, with
+# $\bar v = \sum_i \overline{\hat x}_i c_i \cdot (-\tfrac12)(v+\varepsilon)^{-3/2}$, which is our
 # $-\tfrac12 \bar s s^3$. Their $\bar x_i$ is our $\bar c_i + \bar\mu/N$ with the two shares of
 # $\bar c_i$ written out, and their $\bar\mu$ is our $-\sum_i \bar c_i$, term for term (its
 # second term is zero anyway, since the $c_i$ sum to 0):
@@ -342,7 +342,7 @@ Ybar_ex = jnp.array([[0.3, -1.0], [-0.5, 0.2], [1.0, 0.4], [0.2, -0.6]])
 stages = batch_norm_backward_staged(X_ex, gamma_ex, beta_ex, Ybar_ex)
 
 # %% [markdown]
-# Going back through the nodes: $\bar{\hat X} = \gamma \bar Y$ has columns
+# Going back through the nodes: $\overline{\hat X} = \gamma \bar Y$ has columns
 # $(0.45, -0.75, 1.5, 0.3)$ and $(-0.5, 0.1, 0.2, -0.3)$. Then $\bar s = (-5.70,\ -1.25)$
 # and $\bar v = \bar\sigma^2 = (0.4353,\ 0.2434)$:
 
@@ -698,7 +698,7 @@ workbook = derive(batch_norm_loss, at=dict(x=X_ex, gamma=gamma_ex, beta=beta_ex,
 
 # %% [markdown]
 # Each gradient derived by hand, evaluated at the same example, against the machine's: the
-# stages of `batch_norm_backward_staged` ($\bar{\hat x}$, $\bar s$, $\bar v$, $\bar c$,
+# stages of `batch_norm_backward_staged` ($\overline{\hat x}$, $\bar s$, $\bar v$, $\bar c$,
 # $\bar\mu$, $\bar x$), the one-line form of $\bar x$, and the parameter gradients
 # $\bar\gamma = \sum_i \bar y_i\hat x_i$, $\bar\beta = \sum_i \bar y_i$. The first line
 # confirms that the loss hands the layer exactly the upstream gradient $\bar Y$.

@@ -142,16 +142,16 @@ loss = {ell: sp.Add(*[ybar[h] * y[h] for h in range(H)])}
 
 scale_shift = {ell: sp.Add(*[ybar[h] * (gamma[h] * xhat[h] + beta[h]) for h in range(H)])}
 prove_equal("ln.dx", derivative(ell, xhat), gamma.multiply_elementwise(ybar), where=scale_shift,
-            lhs=r"\bar{\hat x}")
+            lhs=r"\overline{\hat x}")
 
 # %% [markdown]
-# From $\bar{\hat x}$ on, the nodes (normalise, inverse standard deviation, variance,
+# From $\overline{\hat x}$ on, the nodes (normalise, inverse standard deviation, variance,
 # centring, mean) are those of notebook 12 with sums over the features, and the same algebra
-# gives the one-line form with $N$ replaced by $H$, but with $\bar{\hat x} = \gamma \odot \bar y$
+# gives the one-line form with $N$ replaced by $H$, but with $\overline{\hat x} = \gamma \odot \bar y$
 # where batch normalization had $\gamma\bar y$:
 #
-# $$\bar x_h = \frac{\sigma^{-1}}{H}\Bigl(H \bar{\hat x}_h - \sum_k \bar{\hat x}_k
-#   - \hat x_h \sum_k \bar{\hat x}_k \hat x_k\Bigr), \qquad \bar{\hat x}_h = \gamma_h \bar y_h.$$
+# $$\bar x_h = \frac{\sigma^{-1}}{H}\Bigl(H \overline{\hat x}_h - \sum_k \overline{\hat x}_k
+#   - \hat x_h \sum_k \overline{\hat x}_k \hat x_k\Bigr), \qquad \overline{\hat x}_h = \gamma_h \bar y_h.$$
 #
 # In notebook 12 the gain was a single number for the whole column being summed, so it could
 # be pulled out in front of the bracket. Here it changes from one term of the sums to the
@@ -438,9 +438,9 @@ workbook = derive(layer_norm_loss, at=dict(x=X_ex, gamma=gamma_ex, beta=beta_ex,
 
 # %% [markdown]
 # Against the machine's gradients, each hand result at the same example: the first rule
-# $\bar{\hat x} = \gamma \odot \bar y$; notebook 12's stages summed over the features, as
-# the text above says they carry over ($\bar s = \sum_h \bar{\hat x}_h c_h$,
-# $\bar v = -\tfrac12 \bar s s^3$, $\bar c = s\,\bar{\hat x} + \tfrac2H \bar v\, c$,
+# $\overline{\hat x} = \gamma \odot \bar y$; notebook 12's stages summed over the features, as
+# the text above says they carry over ($\bar s = \sum_h \overline{\hat x}_h c_h$,
+# $\bar v = -\tfrac12 \bar s s^3$, $\bar c = s\,\overline{\hat x} + \tfrac2H \bar v\, c$,
 # $\bar\mu = -\sum_h \bar c_h$); the one-line form of $\bar x$ and the same gradient as
 # the transpose of the block-diagonal Jacobian times $\bar Y$; and $\bar\gamma$, $\bar\beta$.
 
