@@ -23,6 +23,7 @@ COMMANDS = {
     "derive": "write a derivation that derives a forward function's backward pass node by node",
     "exercises": "write the student notebooks in notebooks/exercises/ (--check: compare only)",
     "grade": "grade a submitted exercise notebook: a score table, and feedback per exercise",
+    "autograder": "write a Gradescope autograder bundle that grades an exercise notebook",
     "book": "make book/, a static site of the executed notebooks (math as MathML, claims indexed)",
 }
 
@@ -52,8 +53,10 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
         from .book._cli import book_main
 
         return book_main(argv[1:], root)
-    from .exercises._cli import exercises_main, grade_main
+    from .exercises._cli import autograder_main, exercises_main, grade_main
 
+    if command == "autograder":
+        return autograder_main(argv[1:], root)
     return exercises_main(argv[1:], root) if command == "exercises" else grade_main(argv[1:])
 
 

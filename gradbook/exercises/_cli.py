@@ -177,3 +177,35 @@ def _write_file(target: Path, text: str) -> int:
         print(f"grade: cannot write {target}: {error.strerror}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
+
+
+def autograder_main(argv: list[str], root: Path) -> int:
+    """Write a Gradescope autograder bundle for one exercise notebook."""
+    from ._gradescope import VISIBILITIES, make_bundle
+    from ._submission import NotAnExerciseNotebook
+
+    p = argparse.ArgumentParser(
+        prog="python -m gradbook autograder",
+        description="Write a Gradescope autograder bundle (setup.sh, run_autograder, a copy of "
+                    "gradbook, the dependency pins) for an exercise notebook to --out, and "
+                    "--out/autograder.zip to upload. On Gradescope each submission is graded "
+                    "as `grade` grades it, into results.json with one test per exercise.")
+    p.add_argument("notebook", type=Path, metavar="NOTEBOOK.ipynb",
+                   help="the student notebook (notebooks/exercises/NN_topic.ipynb)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="time allowed for a submission's notebook (default: %(default)g)")
+    p.add_argument("--visibility", choices=VISIBILITIES, default="visible",
+                   help="when students see each exercise's result (default: %(default)s, as "
+                        "soon as it is graded)")
+    args = p.parse_args(argv)
+    try:
+        archive = make_bundle(args.notebook, args.out, root, args.timeout, args.visibility)
+    except NotAnExerciseNotebook as error:
+        print(f"autograder: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        print(f"autograder: cannot write {args.out}: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"autograder: {archive} (upload it to Gradescope as the autograder)")
+    return EXIT_OK

@@ -135,6 +135,9 @@ def sandbox_env(work: Path) -> dict:
     """A clean environment: none of the teacher's variables (tokens, paths) are passed on."""
     from ..build._execute import KERNEL_ENV
 
+    import gradbook
+
     path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+    package = Path(gradbook.__file__).resolve().parent  # this gradbook, wherever it was found
     return {"PATH": path, "HOME": str(work), "LANG": "C.UTF-8", "TMPDIR": str(work),
-            "MPLCONFIGDIR": str(work), **KERNEL_ENV}
+            "MPLCONFIGDIR": str(work), "PYTHONPATH": str(package.parent), **KERNEL_ENV}
