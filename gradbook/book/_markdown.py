@@ -16,6 +16,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from ._math import MathError, to_mathml
 
 PASS_MARK, FAIL_MARK = "✓", "✗"
+LONG_INLINE = 40  # characters of TeX above which an inline formula may be wider than a phone
 _KIND = re.compile(r"·\s*([A-Za-z]+)")
 
 
@@ -54,7 +55,10 @@ class Markdown:
         self.md = (MarkdownIt("commonmark", {"html": True}).enable("table")
                    .use(dollarmath_plugin, double_inline=True, renderer=self._math))
         for name, rule in (("code_inline", self._code_inline), ("heading_open", self._heading_open),
-                           ("math_inline_double", self._math_inline_double)):
+                           ("math_inline_double", self._math_inline_double),
+                           ("math_inline", self._math_inline),
+                           ("table_open", lambda *a: '<div class="table"><table>\n'),
+                           ("table_close", lambda *a: "</table></div>\n")):
             # markdown-it binds a rule to its renderer; ours are bound to this object already
             self.md.add_render_rule(name, lambda _renderer, *args, rule=rule: rule(*args))
         self.anchors: set[str] = set()
@@ -90,6 +94,12 @@ class Markdown:
             return to_mathml(tex, bool(options.get("display_mode")))
         except MathError as error:
             raise formula_error(self.where, tex, error) from None
+
+    def _math_inline(self, tokens, idx, options, env) -> str:
+        """`$…$`: MathML in the line; a long one may scroll on its own, since MathML does not wrap."""
+        tex = tokens[idx].content
+        long = " long" if len(tex) > LONG_INLINE else ""
+        return f'<span class="math inline{long}">{self._math(tex, {"display_mode": False})}</span>'
 
     def _math_inline_double(self, tokens, idx, options, env) -> str:
         """`$$…$$` inside a paragraph: a display formula, in an element a paragraph may hold."""
