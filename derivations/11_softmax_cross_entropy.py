@@ -469,8 +469,9 @@ check_gradient("softmax.stable_loss", cross_entropy_fused, xent_gradient_stable,
 # show every number, including the fan-out at $e$, which reaches $p$ both directly and through
 # $S$. The pass is checked against JAX's backward pass, `jax.grad` and finite differences at the
 # example and at seeded points near it. The logits enter as the only input differentiated; the
-# targets are an input held fixed. In the drawing, $e$ splits at a branch point: the level
-# branch carries its direct share to $p$, the lower one its share through $S$.
+# targets are an input held fixed, so they carry no gradient. In the drawing, $e$ splits at a
+# branch point: the left branch carries its direct share to $p$, the right one its share
+# through $S$.
 
 # %%
 def softmax_cross_entropy(z, y):

@@ -63,6 +63,7 @@ def render_down(traced: TracedGraph, output: str, texts: dict) -> Canvas:
         chains.append((e, port, chain))
     _place(items, chains)
     _straighten(items, chains)
+    chains = _uncross_branches(items, chains, {id(e): CHAR * len(texts[id(e)][1]) for e in traced.edges})
     shift = MARGIN - min(i.x - i.left for i in items.values())
     for i in items.values():
         i.x += shift
@@ -134,6 +135,27 @@ def _place(items: dict, chains) -> None:
         centre = sum(moved) / len(moved)
         for _, _, item in wanted:
             item.x -= centre
+
+
+def _uncross_branches(items: dict, chains, label_width: dict) -> list:
+    """A branch point's ports in the order of where their branches go, left to right, so that
+    branches leaving one bar do not cross just below it."""
+    by_source: dict[str, list] = {}
+    for k, (e, _, chain) in enumerate(chains):
+        by_source.setdefault(e.source, []).append(k)
+    chains = list(chains)
+    for source, ks in by_source.items():
+        if len(ks) < 2:
+            continue
+        ordered = sorted(ks, key=lambda k: (chains[k][2][1].x, chains[k][1]))
+        offset, ports = 0.0, []
+        for position, k in enumerate(ordered):
+            e, _, chain = chains[k]
+            chains[k] = (e, position, chain)
+            ports.append(offset)
+            offset += max(24.0, label_width[id(e)] + 12)
+        items[source].ports = ports
+    return chains
 
 
 def _straighten(items: dict, chains) -> None:
