@@ -105,6 +105,15 @@ def test_no_page_refers_to_another_host(book, parsed):
         assert not re.search(r"(?i)url\(\s*['\"]?(https?:)?//|@import|https?://\S+\.(js|css|woff)", text), asset
 
 
+def test_every_script_stylesheet_and_figure_a_page_loads_is_in_the_book(book, parsed):
+    loaded = {r for page in parsed.values() for r in page.resources}
+    assert {"book.css", "search.js"} <= loaded and any(r.startswith("figures/") for r in loaded)
+    for resource in loaded:
+        assert (book / resource).is_file(), f"{resource} is loaded but not in the book"
+    assert "search-index.js" in (book / "search.js").read_text(encoding="utf-8")
+    assert (book / "search-index.js").is_file()
+
+
 def test_every_internal_link_and_anchor_resolves(book, parsed):
     checked = 0
     for name, page in parsed.items():

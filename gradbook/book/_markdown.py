@@ -15,7 +15,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from ._math import MathError, to_mathml
 
-PASS_MARK, FAIL_MARK = "✓", "✗"
+TICK, CROSS = "✓", "✗"  # how a check line starts
 LONG_INLINE = 40  # characters of TeX above which an inline formula may be wider than a phone
 _KIND = re.compile(r"·\s*([A-Za-z]+)")
 
@@ -110,13 +110,13 @@ class Markdown:
             if opening.type != "paragraph_open" or inline.type != "inline":
                 continue
             content = inline.content.lstrip()
-            if not content.startswith((PASS_MARK, FAIL_MARK)):
+            if not content.startswith((TICK, CROSS)):
                 continue
             claim = next((c.content for c in inline.children or []
                           if c.type == "code_inline" and c.content in self.claim_ids), None)
             if claim is None:
                 continue
-            passed = content.startswith(PASS_MARK)
+            passed = content.startswith(TICK)
             kind = _KIND.search(content)
             self.found.checks.append((claim, kind.group(1) if kind else "", passed))
             opening.attrSet("class", "check " + ("tick" if passed else "cross"))  # the mark, not a verdict

@@ -60,5 +60,9 @@
     if (!box || !list) return;
     box.addEventListener("focus", function () { load(show); });
     box.addEventListener("input", function () { load(show); show(); });
+    box.addEventListener("keydown", function (event) {  // Enter opens the first result
+      var first = list.querySelector("a");
+      if (event.key === "Enter" && first) window.location.href = first.href;
+    });
   });
 })();
