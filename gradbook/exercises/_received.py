@@ -113,6 +113,8 @@ class RemoteFunction:
         if self.process is not None:
             self.process.kill()
             self.process.wait()
+            self.process.stdin.close()
+            self.process.stdout.close()
             self.process = None
         if self.scratch:
             import shutil
