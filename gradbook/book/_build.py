@@ -48,38 +48,8 @@ def build_book(notebooks: Path, out: Path, root: Path) -> Outcome:
     if not pages:
         raise BookError(f"{notebooks}: no notebooks (run make notebooks first)")
     ledger = load_ledger(notebooks / "ledger.json", root)
-    claim_ids = sorted(c["id"] for c in ledger["claims"])
-    previous = _read_manifest(out)
     nav = [NavEntry(p.href, p.title, p.section) for p in pages]
-    context = _digest([_builder_version(), [list(n.__dict__.values()) for n in nav], claim_ids])
-    markdown = Markdown(claim_ids, {p.path.name: p.href for p in pages if p.section == pages[0].section})
-    files: dict[str, bytes] = {}
-    keep: set[str] = set()
-    manifest: dict = {"pages": {}}
-    errors: list[str] = []
-    for i, page in enumerate(pages):
-        key = _digest([context, page.digest])
-        cached = previous.get("pages", {}).get(page.slug)
-        if cached and cached["key"] == key and (out / page.href).is_file() and all(
-                (out / f).is_file() for f in cached["figures"]):
-            manifest["pages"][page.slug] = cached
-            keep.update([page.href, *cached["figures"]])
-            continue
-        figures = Figures()
-        rendered = render_notebook(page, markdown, figures)
-        errors += rendered.errors
-        files[page.href] = frame(
-            title=page.title, body=source_note(page) + rendered.body, nav=nav, current=page.href,
-            prev=nav[i - 1] if i else None,
-            next_=nav[i + 1] if i + 1 < len(nav) else None).encode("utf-8")
-        files.update(figures.files)
-        manifest["pages"][page.slug] = {
-            "key": key, "figures": sorted(figures.files), "checks": [list(c) for c in rendered.checks],
-            "sections": [list(s) for s in rendered.sections],
-            "formulas": [list(f) for f in rendered.formulas]}
-    if errors:
-        raise FormulaError("\n".join(errors))
-    data = manifest["pages"]
+    files, keep, data = _notebook_pages(pages, nav, ledger, _read_manifest(out), out)
     checks_by_page = [(p, [tuple(c) for c in data[p.slug]["checks"]]) for p in pages]
     files["claims.html"] = frame(title="Claims index", body=claims_body(ledger, pages, checks_by_page),
                                  nav=nav, current="claims.html").encode("utf-8")
@@ -90,11 +60,49 @@ def build_book(notebooks: Path, out: Path, root: Path) -> Outcome:
     files["search-index.js"] = search_index(pages, data, ledger, statements).encode("utf-8")
     files["book.css"] = (STATIC / "book.css").read_bytes() + highlight_css().encode("utf-8") + b"\n"
     files["search.js"] = (STATIC / "search.js").read_bytes()
-    files[MANIFEST] = (json.dumps(manifest, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    manifest = json.dumps({"pages": data}, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    files[MANIFEST] = (manifest + "\n").encode("utf-8")
     outcome = Outcome(len(pages), len(ledger["claims"]))
     _write(out, files, keep, outcome)
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def _notebook_pages(pages, nav, ledger: dict, previous: dict, out: Path):
+    """Render the pages whose inputs changed since the manifest was written; keep the others.
+
+    Returns the files to write, the files to keep as they are, and each page's manifest entry
+    (what the claims page and the search index need from it)."""
+    claim_ids = sorted(c["id"] for c in ledger["claims"])
+    context = _digest([_builder_version(), [list(n.__dict__.values()) for n in nav], claim_ids])
+    first_section = {p.path.name: p.href for p in pages if p.section == pages[0].section}
+    markdown = Markdown(claim_ids, first_section)
+    files: dict[str, bytes] = {}
+    keep: set[str] = set()
+    data: dict = {}
+    errors: list[str] = []
+    for i, page in enumerate(pages):
+        key = _digest([context, page.digest])
+        cached = previous.get("pages", {}).get(page.slug)
+        if cached and cached["key"] == key and all((out / f).is_file() for f in [page.href, *cached["figures"]]):
+            data[page.slug] = cached
+            keep.update([page.href, *cached["figures"]])
+            continue
+        figures = Figures()
+        rendered = render_notebook(page, markdown, figures)
+        errors += rendered.errors
+        files[page.href] = frame(
+            title=page.title, body=source_note(page) + rendered.body, nav=nav, current=page.href,
+            prev=nav[i - 1] if i else None,
+            next_=nav[i + 1] if i + 1 < len(nav) else None).encode("utf-8")
+        files.update(figures.files)
+        data[page.slug] = {
+            "key": key, "figures": sorted(figures.files), "checks": [list(c) for c in rendered.checks],
+            "sections": [list(s) for s in rendered.sections],
+            "formulas": [list(f) for f in rendered.formulas]}
+    if errors:
+        raise FormulaError("\n".join(errors))
+    return files, keep, data
 
 
 def _start_body(pages, ledger: dict) -> str:
