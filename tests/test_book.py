@@ -221,6 +221,7 @@ def test_every_distinct_formula_in_the_notebooks_converts():
     (r"\begin{bmatrix}1 & 2\\ 3 & 4\end{bmatrix}^\top \odot \mathbf{J}", "mtable"),
     (r"\operatorname{diag}(p) - p p^\top", "mi"),
     (r"\frac{\partial \mathcal L}{\partial z}", "mfrac"),
+    (r"x \mbox{ if } \widetilde{W}", "mover"),
 ])
 def test_constructs_the_notebooks_use_convert_to_their_elements(tex, element):
     assert f"<{element}" in to_mathml(tex, True)

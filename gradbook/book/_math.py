@@ -10,8 +10,11 @@ from functools import lru_cache
 
 import math_core
 
-# amsmath defines \substack as a centred subarray; math-core has subarray but not the shorthand.
-MACROS = {"substack": r"\begin{subarray}{c}#1\end{subarray}"}
+# What math-core lacks of the TeX that MathJax and KaTeX both read (gradbook/_mathcheck.py):
+# \substack as amsmath defines it (a centred subarray), \mbox as text, and \widetilde as a
+# tilde accent (not stretched over the whole argument).
+MACROS = {"substack": r"\begin{subarray}{c}#1\end{subarray}", "mbox": r"\text{#1}",
+          "widetilde": r"\tilde{#1}"}
 
 
 class MathError(ValueError):
