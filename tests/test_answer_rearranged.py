@@ -86,7 +86,7 @@ def in_notes(text: str) -> str:
           suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_a_random_rearrangement_of_the_answer_is_accepted(exercise_id, data, monkeypatch):
-    monkeypatch.setattr(_prove, "TIME_LIMIT", 2.0)
+    monkeypatch.setattr(_prove, "TIME_LIMIT", 1.0)
     ex = EXERCISES[exercise_id]
     tree = parse(ex.answer, ex.names() | ex.functions()).tree
     values = ex.names() - set(ex.dims())

@@ -178,7 +178,7 @@ def test_every_exercise_has_ten_right_spellings_and_three_hundred_in_all():
 
 @pytest.mark.parametrize("exercise_id", sorted(RIGHT))
 def test_right_answers_in_every_notation_are_accepted(exercise_id, monkeypatch):
-    monkeypatch.setattr(_prove, "TIME_LIMIT", 2.0)
+    monkeypatch.setattr(_prove, "TIME_LIMIT", 1.0)
     refused = [(answer, check(exercise_id, answer)) for answer in RIGHT[exercise_id]]
     refused = [(answer, f) for answer, f in refused if not f.passed]
     assert not refused, "\n".join(f"{a!r}: {f!r}" for a, f in refused)

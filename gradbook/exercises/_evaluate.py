@@ -439,6 +439,8 @@ class SymBackend(Backend):
 
 def _where(c, a, b):
     if isinstance(c, sp.Piecewise) and len(c.args) == 2 and c.args[0][0] == 1 and c.args[1][0] == 0:
+        if b == 0:  # where(mask, a, 0) is the mask times a, in the form a mask written as * takes
+            return c * a
         return sp.Piecewise((a, c.args[0][1]), (b, True))
     return c * a + (1 - c) * b
 
