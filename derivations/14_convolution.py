@@ -467,9 +467,9 @@ check_close("conv.stride", "jax", "the input gradient by explicit dilation and b
 # flipped kernel. At the fan-out of $w$ each tap collects $\sum_i g_i\,x_{i+m}$ from its
 # window. `derive` checks the pass against JAX's backward pass, `jax.grad` and finite
 # differences at the example and at seeded points near it, and against the example's printed
-# numbers. (The drawing of the graph is left out: the edges from $x$ and $w$ to their six
-# slices cross in the middle, and their labels land on top of each other. The tables give the
-# same numbers.)
+# numbers. In the drawing, each of $x$ and $w$ ends in a branch point with one branch per
+# slice, and each branch's gradient is written beside it: the three copies of $g$ that $x$
+# collects, and the three sums that make the gradient of $w$.
 
 # %%
 def correlation_loss(x, w, g):
@@ -478,7 +478,7 @@ def correlation_loss(x, w, g):
 
 
 workbook = derive(correlation_loss, at=dict(x=x0, w=w0, g=g0), wrt=["x", "w"],
-                  claim="conv.machine", output="L", graph=False,
+                  claim="conv.machine", output="L",
                   printed={"y": ["-3.5", "3", "5"], "x": ["0.5", "0", "-0.5", "5", "-2"],
                            "w": ["6", "-0.5", "-3"]})
 

@@ -164,8 +164,13 @@ def test_wide_graphs_fit_a_notebook_at_a_readable_label_size():
 
 
 def test_a_graph_wider_than_a_notebook_is_laid_out_top_to_bottom():
+    from gradbook.graph._drawing import _render_across, edge_texts, fold_shape_only
+
     graph = wide_graphs()[0]
-    assert graph.canvas.height > 2 * graph.canvas.width
+    traced = fold_shape_only(graph.traced)
+    assert _render_across(traced, "f", edge_texts(traced)).width > 1000  # left to right: too wide
+    node_y = {s[3]: s[2] for s in graph.canvas.shapes if s[0] == "text" and s[6] == 14}
+    assert node_y["f"] > node_y["W1"] + 10 * 96  # the output ten rows below the first input
 
 
 def test_two_pngs_of_one_graph_are_byte_identical():

@@ -111,7 +111,9 @@ def render(traced: TracedGraph, output: str, wrt=None) -> Canvas:
     across = _render_across(traced, output, edge_texts(traced, wrt))
     if across.width <= MAX_WIDTH and not across.crossings():
         return across
-    down = render_down(traced, output, edge_texts(traced, wrt, most=3))
+    down = render_down(traced, output, edge_texts(traced, wrt))
+    if down.width > MAX_WIDTH:  # arrays of more than three numbers by their shape instead
+        down = render_down(traced, output, edge_texts(traced, wrt, most=3))
     return down if down.width < across.width else across
 
 
