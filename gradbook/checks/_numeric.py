@@ -10,12 +10,12 @@ from .._display import Result
 from ._finite_diff import fd_jacobian
 from .._float64 import jax, jnp
 from ._ledger import fail, record
-from ._tolerance import autodiff_bound, fd_bound
+from ._tolerance import autodiff_bound, autodiff_bound_summed, fd_bound
 
 
 def check_gradient(claim: str, f, claimed, *, at=None, wrt=0, points: int = 3, seed=None,
                    sample=None, fd: bool = True, at_label: str = "the worked example",
-                   label: str | None = None) -> Result:
+                   label: str | None = None, names=None, magnitude=None) -> Result:
     """Check a claimed gradient formula against jax.grad(f) and finite differences.
 
     claim: the claim id the checks are recorded under (kinds "jax" and "fd").
@@ -29,11 +29,16 @@ def check_gradient(claim: str, f, claimed, *, at=None, wrt=0, points: int = 3, s
     fd: also check against central finite differences.
     at_label: how reports name `at` ("a point of our own" when it is not the document's).
     label: tells apart several checks of one claim ("depth 3").
+    names: how reports name the arguments in wrt (default: their parameter names).
+    magnitude: `magnitude(*args)` -> per name in wrt, the absolute values of the terms summed
+        into its gradient; the autodiff bound is then relative to them (autodiff_bound_summed).
     """
-    names, argnums = _argnums(f, wrt)
+    default_names, argnums = _argnums(f, wrt)
+    names = tuple(names) if names is not None else default_names
     return _check_derivative(claim, "jax.grad", names, argnums, f, claimed,
                              jax.grad(f, argnums=argnums),
-                             _points(claim, at, points, seed, sample, at_label), fd, label)
+                             _points(claim, at, points, seed, sample, at_label), fd, label,
+                             magnitude)
 
 
 def check_vjp(claim: str, f, claimed, *, at=None, cotangent=None, wrt=0, points: int = 3, seed=None,
@@ -122,7 +127,8 @@ def check_that(claim: str, kind: str, condition: bool, detail: str) -> Result:
 
 # --- the shared machinery -------------------------------------------------------------------
 
-def _check_derivative(claim, what, names, argnums, f, claimed, reference, points, fd, label):
+def _check_derivative(claim, what, names, argnums, f, claimed, reference, points, fd, label,
+                      magnitude=None):
     reference, f = _compiled(reference), _compiled(f)
     worst_jax = worst_fd = None
     for where, args in points:
@@ -134,7 +140,11 @@ def _check_derivative(claim, what, names, argnums, f, claimed, reference, points
             fail(claim, "jax",  # the first check it fails; finite differences are not reached
                  f"the claimed formula cannot be evaluated at {where}: {_first_line(error)}")
         theirs = _as_tuple(reference(*args), len(argnums))
-        worst_jax = _worse(worst_jax, _compare(mine, theirs, names, where, autodiff_bound))
+        bound = autodiff_bound
+        if magnitude is not None:  # one bound per name, from the sizes of its summed terms
+            sizes = iter(_as_tuple(magnitude(*args), len(argnums)))
+            bound = lambda a, b: autodiff_bound_summed(a, b, next(sizes))  # noqa: E731
+        worst_jax = _worse(worst_jax, _compare(mine, theirs, names, where, bound))
         if fd:
             witness = tuple(fd_jacobian(f, args, i) for i in argnums)
             f_value = np.asarray(f(*args), dtype=np.float64)

@@ -153,11 +153,18 @@ def _substitute(expr, where):
         return expr.applyfunc(lambda e: _substitute(e, where))
     if not isinstance(expr, sp.Basic):
         return expr
-    result = expr
-    for _ in range(len(where) + 1):  # definitions may use other defined names
-        previous, result = result, _substitute_once(result, where)
-        if result == previous:
-            break
+    resolved = None
+    if where and all(isinstance(k, sp.Symbol) for k in where) and not isinstance(expr, sp.MatrixExpr) \
+            and not _binds(expr, where):
+        resolved = _resolved(where)  # each definition written in plain symbols once, not per use
+    if resolved is not None:
+        result = expr.xreplace(resolved)
+    else:
+        result = expr
+        for _ in range(len(where) + 1):  # definitions may use other defined names
+            previous, result = result, _substitute_once(result, where)
+            if result == previous:
+                break
     left = [k for k in where
             if (k in result.free_symbols if isinstance(k, sp.Symbol) else result.has(k))]
     if left:
@@ -165,6 +172,34 @@ def _substitute(expr, where):
                          "(inside a sum over its own index, or defined in terms of itself?); "
                          "write the definition in directly")
     return result
+
+
+def _binds(expr, where) -> bool:
+    """Whether a defined name is a bound variable in expr (d/dy, Σ over i): subs handles those."""
+    scoped = expr.atoms(sp.Derivative, sp.Subs, sp.Integral, sp.Sum, sp.Product, sp.Lambda)
+    return any(v in where for e in scoped for v in e.variables)
+
+
+def _resolved(where: dict) -> dict | None:
+    """Scalar definitions with the defined names inside them replaced, each once, in an order
+    where a definition's names come first (subs on a deep graph repeats that work per path);
+    None when a definition uses itself."""
+    done: dict = {}
+    for key in where:
+        stack = [key]
+        while stack:
+            k = stack[-1]
+            value = sp.sympify(where[k])
+            inner = [s for s in value.free_symbols if s in where and s not in done and s != k]
+            pending = [s for s in inner if s not in stack]
+            if pending:
+                stack.extend(pending)
+                continue
+            if inner:  # defined in terms of itself: left for _substitute to report
+                return None
+            done[k] = value.xreplace({s: done[s] for s in value.free_symbols if s in done})
+            stack.pop()
+    return done
 
 
 def _substitute_once(expr, where):

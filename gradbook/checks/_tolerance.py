@@ -4,6 +4,8 @@
   different float64 operation orders, so they differ by a few ulps times the size of the
   numbers summed. We allow AUTODIFF_RTOL = 1e-10 of the larger magnitude: about 5e5 ulps of
   headroom, while a wrong formula (a missing transpose, a dropped factor) is off by order 1.
+  When the terms of a sum cancel, the larger magnitude is that of the terms (their absolute
+  values summed, autodiff_bound_summed), since the result is then rounding noise.
 - finite differences (kind "fd"): a central difference with step h = eps^(1/3)·max(1, |x|)
   has truncation error about h²·|f‴|/6 and rounding error about eps·|f|/h, each near
   eps^(2/3) ≈ 4e-11 relative to the sizes involved. We allow FD_RTOL = 1e-6 of the gradient's
@@ -29,6 +31,13 @@ FD_STEP = EPS ** (1 / 3)
 def autodiff_bound(claimed: np.ndarray, reference: np.ndarray) -> float:
     """Largest allowed |claimed - reference| between a formula and JAX's autodiff."""
     return AUTODIFF_RTOL * max(_max_abs(claimed), _max_abs(reference))
+
+
+def autodiff_bound_summed(claimed: np.ndarray, reference: np.ndarray, magnitude) -> float:
+    """The autodiff bound for a gradient summed from terms (upstream × local derivative) whose
+    absolute values add up to `magnitude`: rounding scales with the terms, so a gradient that
+    cancels to about 0 is judged by the size of what cancelled, not by the noise left over."""
+    return AUTODIFF_RTOL * max(_max_abs(claimed), _max_abs(reference), _max_abs(magnitude))
 
 
 def fd_bound(claimed: np.ndarray, reference: np.ndarray, f_value) -> float:

@@ -22,10 +22,13 @@ from ..checks._numeric import check_gradient
 from ..checks._printed import check_printed
 from ..checks._report import declare_claim
 from ..checks._symbolic import prove_chain
-from ..checks._tolerance import autodiff_bound
+from ..checks._tolerance import autodiff_bound_summed
 from ._backward import backward, derive_rules, forward, jax_gradients, symbol
 from ._closed_form import array_closed_form, prove_dot_rules, scalar_closed_form
+from ._inputs import flatten_example, matches
+from ._magnitude import magnitudes
 from ._stage import DeriveError, stage
+from ._source_names import name_from_source
 from ._tables import Markdown, Section, backward_table, forward_table, number
 
 
@@ -69,8 +72,11 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
            points: int = 3, sample=None, graph: bool = True) -> Workbook:
     """Stage `f` at the example `at`, derive its backward pass node by node, and check it all.
 
-    at: the worked example, parameter name -> number or array.
-    wrt: the inputs to differentiate (names; default: all).
+    at: the worked example, parameter name -> number, array, or a pytree of them (dicts,
+        lists, tuples, named tuples); each leaf is an input named by its path, params.W1 or
+        params.layers[0].W. Integer and boolean arrays (labels, indices) are data.
+    wrt: the inputs to differentiate: leaf names, or a name for every floating leaf under it
+        ("params"); default: every floating leaf.
     claim: the claim id the checks are recorded under (default: declared as derived.<f>).
     printed: numbers a document prints, as strings: a node's name -> its value (for the
         output and intermediates) or its gradient (for an input); "∂name" always means the
@@ -80,25 +86,24 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
     points, sample: how many seeded random points the closed form is also checked at, and
         how to draw them (default: near the example; see _near).
     """
+    flat = flatten_example(f, at)
     staged = stage(f, at, names=names, output=output, expand=expand)
-    wrt = list(staged.inputs if wrt is None else ([wrt] if isinstance(wrt, str) else wrt))
-    unknown = [w for w in wrt if w not in staged.inputs]
-    if unknown:
-        raise DeriveError(f"wrt names {unknown} are not inputs of {f.__name__}{tuple(staged.inputs)}")
+    name_from_source(staged, keep=names or {})  # h = ... names h (see _source_names)
+    wrt = _wrt(f, flat, wrt)
     claim = _claim(claim, f, staged, printed)
     rules = derive_rules(staged)
-    example = {p: jnp.asarray(at[p], dtype=jnp.float64) for p in staged.inputs}
-    values, (grads, branches) = jax.jit(lambda a: _both(staged, rules, a))(example)
+    example = {n: jnp.asarray(v) for n, v in flat.by_name().items()}
+    values, (grads, branches), sizes, theirs = jax.jit(lambda a: at_example(staged, rules, a))(example)
     section = Section(f"Derived by machine: {f.__name__}")
     section.markdown(f"#### The forward function\n\n```python\n{_source(f)}\n```")
     section.flush()
     if graph:
         from ._drawing import draw_graph
 
-        draw_graph(f, *example.values(), names=staged.inputs, output=output)
-    show(forward_table(staged, rules, values))
-    show(backward_table(staged, rules, values, grads, branches))
-    _check_nodes(claim, staged, example, grads, branches)
+        draw_graph(flat.function, *example.values(), names=staged.inputs, output=output, wrt=wrt)
+    show(forward_table(staged, rules, values, wrt))
+    show(backward_table(staged, rules, values, grads, branches, wrt))
+    _check_nodes(claim, staged, grads, branches, sizes, theirs)
     if staged.scalar:
         closed = scalar_closed_form(staged, rules, wrt)
         for name in wrt:
@@ -112,7 +117,7 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
         show(array_closed_form(staged, rules, wrt))
         prove_dot_rules(claim, staged, rules)
     workbook = Workbook(staged, rules, values, grads, branches, closed)
-    _check_closed_form(claim, f, staged, rules, values, example, wrt, points, sample)
+    _check_closed_form(claim, flat.function, staged, rules, values, example, wrt, points, sample)
     _check_printed(claim, workbook, printed or {})
     return workbook
 
@@ -120,6 +125,31 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
 def _both(staged, rules, args):
     values = forward(staged, args)
     return values, backward(staged, rules, values)
+
+
+def at_example(staged, rules, args):
+    """Values, gradients with their branches, the sizes of the terms summed into each, and
+    JAX's own gradient of every node: all derive compares, from one compiled function."""
+    values = forward(staged, args)
+    return (values, backward(staged, rules, values), magnitudes(staged, rules, values),
+            jax_gradients(staged, args))
+
+
+def _wrt(f, flat, wrt) -> list[str]:
+    """The leaves to differentiate: named ones, or every floating leaf under a name given."""
+    if wrt is None:
+        return flat.floating
+    chosen = []
+    for w in [wrt] if isinstance(wrt, str) else list(wrt):
+        found = [n for n in flat.names if matches(n, w)]
+        if not found:
+            raise DeriveError(f"wrt names {w!r}, which is not an input of {f.__name__} "
+                              f"(inputs: {', '.join(flat.names)})")
+        if found == [w] and w not in flat.floating:
+            raise DeriveError(f"wrt names {w!r}, which holds integers or booleans: data, "
+                              "never differentiated")
+        chosen += [n for n in found if n in flat.floating and n not in chosen]
+    return chosen
 
 
 def _claim(claim, f, staged, printed) -> str:
@@ -149,32 +179,39 @@ def _erratum_id(claim: str, key: str) -> str:
     return f"{claim}.erratum.{key.lstrip('∂d') if key.startswith('∂') else key}"
 
 
-def _check_nodes(claim, staged, example, grads, branches) -> None:
-    """Every node's backward number against JAX's, from one backward pass over all nodes.
+def _check_nodes(claim, staged, grads, branches, sizes, theirs) -> None:
+    """Every node's backward number against JAX's (`theirs`, one backward pass over all nodes)."""
+    wrong = node_disagreement(staged, grads, branches, sizes, theirs)
+    if wrong:
+        fail(claim, "jax", wrong)
+    Result([record(claim, "jax", True, f"all {len(theirs)} nodes' gradients agree with JAX's "
+                                       f"backward pass at the worked example")])
 
-    The autodiff tolerance is taken relative to the largest of the numbers summed into a
-    node's gradient (its branches), so a gradient that cancels to 0 is judged by the size
-    of what cancelled, as the tolerance rule states.
+
+def node_disagreement(staged, grads, branches, sizes, theirs) -> str | None:
+    """The first node, from the output down, whose gradient differs from JAX's, said in words.
+
+    The autodiff tolerance is taken relative to the absolute values of the terms summed into
+    a node's gradient along every path (`sizes`, see _magnitude), so a gradient that cancels
+    to 0 is judged by the size of what cancelled, as the tolerance rule states. Going from the
+    output down, every gradient above the first wrong one agrees: the culprit is its user.
     """
-    theirs = jax.jit(lambda a: jax_gradients(staged, a))(example)
-    for node in reversed(staged.nodes):  # from the output down: the first wrong one is the culprit's input
+    for node in reversed(staged.nodes):
         if node.name not in theirs:
             continue
         reference = np.asarray(theirs[node.name], dtype=np.float64)
         mine = np.asarray(grads.get(node.name, np.zeros_like(reference)), dtype=np.float64)
         err = float(np.max(np.abs(mine - reference), initial=0.0))
-        parts = [np.asarray(p, dtype=np.float64) for p in branches.get(node.name, {}).values()]
-        bound = max([autodiff_bound(mine, reference)] + [autodiff_bound(p, p) for p in parts])
+        bound = autodiff_bound_summed(mine, reference, sizes.get(node.name, 0.0))
         if err > bound:
             users = [staged[user] for user in branches.get(node.name, {})]
             culprits = ", ".join(f"node {u.name} ({u.op}" + (f", made at {u.line})" if u.line else ")")
                                  for u in users) or "no node"
-            fail(claim, "jax", f"∂{staged.output}/∂{node.name}: the backward pass gives {number(mine)} "
-                               f"but JAX gives {number(reference)} (largest |Δ| {err:.3g}, allowed "
-                               f"{bound:.1e}); every gradient above it agrees, so the local derivative "
-                               f"of {culprits} with respect to {node.name} is wrong")
-    Result([record(claim, "jax", True, f"all {len(theirs)} nodes' gradients agree with JAX's "
-                                       f"backward pass at the worked example")])
+            return (f"∂{staged.output}/∂{node.name}: the backward pass gives {number(mine)} "
+                    f"but JAX gives {number(reference)} (largest |Δ| {err:.3g}, allowed "
+                    f"{bound:.1e}); every gradient above it agrees, so the local derivative "
+                    f"of {culprits} with respect to {node.name} is wrong")
+    return None
 
 
 def _check_closed_form(claim, f, staged, rules, values, example, wrt, points, sample) -> None:
@@ -184,24 +221,34 @@ def _check_closed_form(claim, f, staged, rules, values, example, wrt, points, sa
         at_point, (grads, _) = _both(staged, rules, dict(zip(staged.inputs, args)))
         return tuple(grads.get(w, jnp.zeros_like(at_point[w])) for w in wrt)
 
+    def magnitude(*args):
+        at_point = forward(staged, dict(zip(staged.inputs, args)))
+        sizes = magnitudes(staged, rules, at_point)
+        return tuple(sizes.get(w, jnp.zeros_like(at_point[w])) for w in wrt)
+
     example = tuple(example.values())
     draw = sample or (lambda rng: tuple(_near(np.asarray(a), rng) for a in example))
-    claimed = jax.jit(claimed)  # one compile for all the points (they share their shapes)
+    claimed, magnitude = jax.jit(claimed), jax.jit(magnitude)  # one compile for all the points
+    positions = tuple(staged.inputs.index(w) for w in wrt)
+    common = dict(wrt=positions, names=tuple(wrt), sample=draw, magnitude=magnitude)
     if not _on_a_kink(rules, values):
-        check_gradient(claim, f, claimed, at=example, wrt=tuple(wrt), points=points, sample=draw)
+        check_gradient(claim, f, claimed, at=example, points=points, **common)
         return
     # At a kink central differences average the two sides' slopes: there they cannot judge.
     show(Markdown("The worked example sits exactly on a kink, where a central difference "
                   "averages the slopes on either side; finite differences are checked at the "
                   "random points, JAX's autodiff at all of them.", "(on a kink: fd at random points)"))
-    check_gradient(claim, f, claimed, at=example, wrt=tuple(wrt), points=0, fd=False,
-                   label="the worked example, on a kink")
-    check_gradient(claim, f, claimed, at=None, wrt=tuple(wrt), points=max(points, 1), sample=draw)
+    check_gradient(claim, f, claimed, at=example, points=0, fd=False,
+                   label="the worked example, on a kink", **common)
+    check_gradient(claim, f, claimed, at=None, points=max(points, 1), **common)
 
 
 def _near(a, rng):
     """A random point near the example: each number scaled by e^(0.2·N(0,1)), so signs and
-    domains (log of a positive) are kept, and zeros moved by 0.1·N(0,1), off any kink there."""
+    domains (log of a positive) are kept, and zeros moved by 0.1·N(0,1), off any kink there.
+    Integer and boolean inputs (labels, indices) are data: kept as they are."""
+    if not np.issubdtype(a.dtype, np.floating):
+        return jnp.asarray(a)
     scaled = a * np.exp(0.2 * rng.standard_normal(a.shape))
     return jnp.asarray(np.where(a == 0, 0.1 * rng.standard_normal(a.shape), scaled))
 

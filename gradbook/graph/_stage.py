@@ -88,15 +88,11 @@ class Staged:
 def stage(f, at: dict, *, names: dict | None = None, output: str = "f",
           expand: bool = False) -> Staged:
     """Trace `f` at the example `at` (parameter name -> value) and cut it into nodes."""
-    params = list(inspect.signature(f).parameters)
-    missing = [p for p in params if p not in at]
-    extra = [k for k in at if k not in params]
-    if missing or extra:
-        raise DeriveError(f"the example does not match {f.__name__}{tuple(params)}: "
-                          + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
-                                                    extra and f"unknown {', '.join(extra)}"])))
-    args = [jnp.asarray(at[p], dtype=jnp.float64) for p in params]
-    closed = jax.make_jaxpr(f)(*args)
+    from ._inputs import flatten_example, trace
+
+    example = flatten_example(f, at)  # pytrees cut into leaves named by path; integers stay data
+    params, args = example.names, example.values
+    closed = trace(example)
     if len(closed.out_avals) != 1 or tuple(closed.out_avals[0].shape) != ():
         shapes = [tuple(a.shape) for a in closed.out_avals]
         raise DeriveError(f"{f.__name__} must return one scalar (a loss); it returns shape(s) {shapes}")
