@@ -114,6 +114,53 @@ def test_a_corrupted_local_derivative_is_caught_and_the_node_named(ledger, monke
         derive(f, at=at, graph=False, points=1)
 
 
+def _corrupt_one_node(monkeypatch, which, factor=1 + 1e-6):
+    """Make one node's first local derivative off by `factor` (a small effect); return a holder
+    for the corrupted node's name."""
+    from gradbook.graph import _derive
+
+    real, corrupted = _derive.derive_rules, {}
+
+    def derive_rules_with_a_mistake(staged):
+        rules = real(staged)
+        node = next(n for n in staged.nodes if n.name in rules and rules[n.name].locals and which(n))
+        local = rules[node.name].locals[0]
+        right = local.evaluate
+        local.evaluate = lambda values, upstream: right(values, upstream) * factor
+        corrupted["name"] = node.name
+        return rules
+
+    monkeypatch.setattr(_derive, "derive_rules", derive_rules_with_a_mistake)
+    return corrupted
+
+
+def _gather_ce(logits):
+    return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(3), jnp.array([0, 2, 1])])
+
+
+def _small_cnn(w, x):
+    return jnp.sum(jnp.tanh(jax.lax.conv(x, w, (1, 1), "SAME")))
+
+
+def _rnn(w, h0, xs):
+    return jnp.sum(jax.lax.scan(lambda h, x: (jnp.tanh(w @ h + x), None), h0, xs)[0] ** 2)
+
+
+@pytest.mark.parametrize("f, at, which, op", [
+    (_gather_ce, dict(logits=M23.T @ W), lambda n: n.op == "gather", "gather"),
+    (_small_cnn, dict(w=np.cos(np.arange(18.0)).reshape(2, 1, 3, 3), x=np.sin(np.arange(16.0)).reshape(1, 1, 4, 4)),
+     lambda n: n.op == "conv_general_dilated", "conv_general_dilated"),
+    (_rnn, dict(w=0.5 * np.cos(np.arange(9.0)).reshape(3, 3), h0=V3, xs=M23.T @ M23[:, :3]),
+     lambda n: n.op == "tanh" and n.step == (("scan1", 1),), "tanh"),
+])
+def test_a_small_mistake_in_a_new_operation_is_caught_and_the_node_named(f, at, which, op, ledger,
+                                                                           monkeypatch):
+    corrupted = _corrupt_one_node(monkeypatch, which)
+    with pytest.raises(ClaimFailed, match=rf"node (\S+) \({op}") as caught:
+        derive(f, at=at, graph=False, points=1)
+    assert f"node {corrupted['name']} ({op}" in str(caught.value)
+
+
 def test_a_printed_number_that_does_not_hold_fails_with_both_numbers(ledger):
     f, at, _ = FUNCTIONS["kang_circuit"]
     with pytest.raises(ClaimFailed, match=r"∂f/∂x: printed -5 but computed -4"):
@@ -172,6 +219,12 @@ def build(tree):
     return f
 
 
+def _backward_at(staged, at):
+    """The node-by-node backward pass at `at`, compiled once (as derive runs it)."""
+    rules = derive_rules(staged)
+    return jax.jit(lambda a: backward(staged, rules, forward(staged, a))[0])(at)
+
+
 @settings(max_examples=200, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(tree=trees, point=st.tuples(*[st.floats(-2, 2).filter(lambda v: abs(v) > 1e-3)] * 3))
@@ -179,8 +232,68 @@ def test_random_expression_trees_derive_and_match_jax_grad(tree, point):
     f = build(tree)
     at = dict(zip("xyz", map(float, point)))
     staged = stage(f, at)
-    grads, _ = backward(staged, derive_rules(staged), forward(staged, at))
+    grads = _backward_at(staged, at)
     reference = jax.grad(f, argnums=(0, 1, 2))(*at.values())
     for name, expected in zip("xyz", reference):
         mine = float(grads.get(name, 0.0))
         assert math.isclose(mine, float(expected), rel_tol=1e-9, abs_tol=1e-12), (tree, name)
+
+
+# --- random expression trees over vectors: the array operations, float constants, closed-over
+# arrays and integer paths -------------------------------------------------------------------
+
+PERMUTE = np.array([2, 0, 1])
+MIX = np.array([[0.5, -1.0, 0.25], [1.5, 0.05, -0.3], [-0.7, 0.2, 1.1]])  # a closed-over array
+VECTOR_UNARY = {
+    "rev": lambda a: a[::-1], "cumsum": jnp.cumsum, "cummax": jax.lax.cummax,
+    "gather": lambda a: a[PERMUTE], "scatter_add": lambda a: jnp.zeros(3).at[jnp.array([0, 2, 0])].add(a),
+    "pad_slice": lambda a: jnp.pad(a, (2, 1))[1:4], "dynamic_slice": lambda a: jax.lax.dynamic_slice(
+        jnp.concatenate([a, a * 0.05]), (2,), (3,)),
+    "clamp": lambda a: jnp.clip(a, -0.6, 0.9), "erf": jax.scipy.special.erf,
+    "matvec": lambda a: MIX @ a, "prod": lambda a: jnp.prod(a) * jnp.ones(3),
+    "min": lambda a: jnp.min(a) + a, "softmax": jax.nn.softmax,
+    "convolve": lambda a: jnp.convolve(a, jnp.array([0.3, -1.0, 0.5]), mode="same"),
+    "argmax_mask": lambda a: jnp.where(jnp.arange(3) == jnp.argmax(a), a, 0.1 * a),
+    "stack_sum": lambda a: jnp.sum(jnp.stack([a, a ** 2]), axis=0),
+    "tanh": jnp.tanh, "sin": jnp.sin, "square": lambda a: a ** 2,
+}
+VECTOR_BINARY = {
+    "add": lambda a, b: a + b, "mul": lambda a, b: a * b, "max": jnp.maximum,
+    "outer_sum": lambda a, b: jnp.einsum("i,j->ij", a, b).sum(axis=0),
+    "concat_slice": lambda a, b: jnp.concatenate([a, b])[2:5],
+    "select3": lambda a, b: jax.lax.select_n(jnp.array([0, 1, 2]), a, b, a * b),
+    "dus": lambda a, b: jax.lax.dynamic_update_slice(a, b[:2] * 0.5, (1,)),
+}
+vector_trees = st.recursive(
+    st.sampled_from(["x", "y", "const"]),
+    lambda children: st.one_of(st.tuples(st.sampled_from(sorted(VECTOR_UNARY)), children),
+                               st.tuples(st.sampled_from(sorted(VECTOR_BINARY)), children, children)),
+    max_leaves=4)
+
+
+def build_vector(tree):
+    def f(x, y):
+        def ev(t):
+            if isinstance(t, str):
+                return {"x": x, "y": y, "const": jnp.array([0.05, -0.3, 1.25])}[t]
+            if len(t) == 2:
+                return VECTOR_UNARY[t[0]](ev(t[1]))
+            return VECTOR_BINARY[t[0]](ev(t[1]), ev(t[2]))
+        return jnp.sum(ev(tree) * jnp.array([1.0, -0.5, 0.25])) + 0.0 * jnp.sum(x + y)
+    return f
+
+
+@settings(max_examples=100, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(tree=vector_trees, seed=st.integers(0, 2 ** 16))
+def test_random_array_expression_trees_derive_and_match_jax_grad(tree, seed):
+    f = build_vector(tree)
+    point = np.random.default_rng(seed).uniform(-2, 2, size=(2, 3))
+    at = dict(x=point[0], y=point[1])
+    staged = stage(f, at)
+    grads = _backward_at(staged, at)
+    reference = jax.grad(f, argnums=(0, 1))(*map(jnp.asarray, at.values()))
+    for name, expected in zip("xy", reference):
+        mine = np.asarray(grads.get(name, np.zeros(3)))
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        np.testing.assert_allclose(mine, expected, rtol=1e-9, atol=1e-12 * scale, err_msg=str(tree))

@@ -603,7 +603,7 @@ def forward(staged: Staged, args: dict) -> dict:
         if node.op == "input":
             values[node.name] = _input(node, args)
         elif node.op == "const":
-            values[node.name] = node.value
+            values[node.name] = jnp.asarray(node.value)  # a JAX array: numpy's would not mix with tracers
         else:
             values[node.name] = _bind(node.eqn, [_value_at(r, values) for r in node.inputs])[0]
     return values
