@@ -32,9 +32,16 @@ def parser() -> argparse.ArgumentParser:
                     "JAX; then run make notebooks.")
     p.add_argument("target", metavar="FILE.py:FUNCTION", help="the forward function (returns a scalar)")
     p.add_argument("--at", action="append", default=[], required=True, metavar="NAME=VALUE,...",
-                   help="the worked example: x=-2,y=5 or W=[[1,2],[3,4]] (repeatable)")
+                   help="the worked example, one value per parameter (repeatable): numbers and "
+                        "lists of numbers are float64 (x=-2,y=5 or W=[[1,2],[3,4]]); a dict, or "
+                        "a list of arrays, is a pytree whose leaves are named by path "
+                        "(params={'W1': [[1,2]], 'b1': [0.5]} gives params.W1 and params.b1); "
+                        "int(...) and bool(...) mark integer or boolean data, never "
+                        "differentiated (y=int([0,2,1]))")
     p.add_argument("--name", required=True, help="the derivation's file name, e.g. 11_my_circuit")
-    p.add_argument("--wrt", default=None, help="inputs to differentiate, comma-separated (default: all)")
+    p.add_argument("--wrt", default=None, help="inputs to differentiate, comma-separated: leaf "
+                                               "names (params.W1) or a name for all its leaves "
+                                               "(params); default: every floating input")
     p.add_argument("--claim", default=None, help="claim id (default: derived.FUNCTION)")
     p.add_argument("--printed", action="append", default=[], metavar="NODE=NUMBER",
                    help="a number the document prints, e.g. f=-12 or x=-4 (repeatable)")
@@ -96,7 +103,8 @@ def load_function(path: Path, name: str):
 
 
 def parse_example(items: list[str], keep_text: bool = False) -> dict:
-    """'x=-2,y=5' and 'W=[[1,2],[3,4]]' into {name: value} (or the value's text, keep_text)."""
+    """'x=-2,y=5', 'W=[[1,2],[3,4]]', "p={'W': [1,2]}" and 'y=int([0,1])' into {name: value}
+    (or, with keep_text, the value's text)."""
     out = {}
     for item in items:
         for part in _split_top_level(item):
@@ -112,18 +120,49 @@ def parse_example(items: list[str], keep_text: bool = False) -> dict:
                     raise ScaffoldError(f"{name.strip()}={text}: not a number or a list of numbers") from None
                 continue
             try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise ScaffoldError(f"{name.strip()}={text}: not a number or a list of numbers") from None
+                value = _example_value(ast.parse(text, mode="eval").body)
+            except (ValueError, TypeError, SyntaxError):
+                raise ScaffoldError(f"{name.strip()}={text}: not a number, a list of numbers, a "
+                                    "dict or list of those, or int(...)/bool(...) of them") from None
             out[name.strip()] = value
     return out
+
+
+def _example_value(node):
+    """One --at value: float64 arrays for numbers, pytrees for dicts and lists of arrays,
+    integer or boolean arrays (data) for int(...) and bool(...)."""
+    import numpy as np
+
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("int", "bool") \
+            and len(node.args) == 1 and not node.keywords:
+        dtype = np.int64 if node.func.id == "int" else np.bool_
+        return np.asarray(ast.literal_eval(node.args[0]), dtype=dtype)
+    if isinstance(node, ast.Dict):
+        return {ast.literal_eval(k): _example_value(v) for k, v in zip(node.keys, node.values)}
+    if isinstance(node, (ast.List, ast.Tuple)) and not _all_numbers(node):
+        items = [_example_value(e) for e in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    value = ast.literal_eval(node)
+    if isinstance(value, bool) or not _all_numbers(node):
+        raise ValueError(f"not a number: {value!r}")
+    return np.asarray(value, dtype=np.float64)
+
+
+def _all_numbers(node) -> bool:
+    """Whether a literal is a number or a (nested) list of numbers: one array."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return bool(node.elts) and all(_all_numbers(e) for e in node.elts)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _all_numbers(node.operand)
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+        and not isinstance(node.value, bool)
 
 
 def _split_top_level(text: str) -> list[str]:
     parts, depth, current = [], 0, ""
     for ch in text:
-        depth += ch in "[("
-        depth -= ch in "])"
+        depth += ch in "[({"
+        depth -= ch in "])}"
         if ch == "," and depth == 0:
             parts.append(current)
             current = ""
@@ -136,21 +175,19 @@ def _stage_or_explain(f, at, wrt) -> None:
     from ._backward import derive_rules
     from ._stage import DeriveError, stage
 
+    from ._inputs import matches, one_line
+
     try:
-        staged = stage(f, {k: _as_float(v) for k, v in at.items()})
+        staged = stage(f, at)
         derive_rules(staged)
     except DeriveError as error:
         raise ScaffoldError(str(error)) from None
-    unknown = [w for w in wrt or [] if w not in staged.inputs]
+    except Exception as error:  # a failure inside derive's own staging: still one line
+        raise ScaffoldError(f"cannot derive {f.__name__}: {one_line(error)}") from None
+    unknown = [w for w in wrt or [] if not any(matches(n, w) for n in staged.inputs)]
     if unknown:
         raise ScaffoldError(f"--wrt names {', '.join(unknown)}, not inputs of "
-                            f"{f.__name__}{tuple(staged.inputs)}")
-
-
-def _as_float(value):
-    import numpy as np
-
-    return np.asarray(value, dtype=np.float64)
+                            f"{f.__name__} (inputs: {', '.join(staged.inputs)})")
 
 
 def source_text(f, module_path: Path, at, wrt, printed, args, root: Path) -> str:
@@ -201,6 +238,15 @@ def _function_code(f, module_path: Path) -> str:
 
 
 def _literal(value) -> str:
+    """A parsed --at value as Python source: floats stay floats, integer data stays integer."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return f"jnp.array({value!r})"
-    return repr(float(value))
+        items = ", ".join(_literal(v) for v in value)
+        return f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
+    value = np.asarray(value)
+    if value.ndim == 0 and value.dtype == np.float64:
+        return repr(float(value))
+    return f"jnp.array({value.tolist()!r})"
