@@ -243,3 +243,8 @@ def test_a_proof_that_runs_out_of_time_is_undecided_and_the_numbers_decide(monke
     assert "SymPy ran out of time" in feedback.message
     wrong = check("kang.5.sigmoid", "σ(s)(1+σ(s))")
     assert not wrong.passed and "SymPy ran out of time" in wrong.message
+
+
+def test_an_array_made_by_the_answer_is_limited_to_the_size_of_an_exercise():
+    feedback = check("kang.10.batch.b", "np.ones(10**12) @ G")
+    assert feedback.diagnosis == "cannot be evaluated" and "more than 1000000 entries" in feedback.message

@@ -187,16 +187,13 @@ def test_right_answers_in_every_notation_are_accepted(exercise_id, monkeypatch):
 # A wrong answer in another notation, and the same wrong answer written plainly.
 WRONG = [
     ("kang.5.bce_logit", "y − ŷ", "y - yhat"),
-    ("kang.5.bce_logit", r"y - \hat{y}", "y - yhat"),
     ("kang.5.sigmoid", r"3\sigma(s)(1-\sigma(s))", "3*sigma(s)*(1 - sigma(s))"),
     ("kang.9.affine.x", "W g", "W @ g"),
     ("kang.9.affine.W", "g x", "g @ x"),
     ("kang.9.affine.W", r"\mathbf{x}\mathbf{g}^\top", "x @ g.T"),
     ("kang.10.batch.W", "G^T X", "G.T @ X"),
-    ("kang.10.batch.b", "G", "G"),
     ("kang.10.batch.b", r"\frac{1}{N}\sum_n G_n", "sum(G, axis=0)/N"),
     ("jin.chain.delta", "σ(z) − y", "y_pred - y"),
-    ("jin.grads.b", "(y_pred - y)/N", "(y_pred - y)/N"),
     ("kang.4.max", "(g (a ≥ b), g (b ≥ a))", "(g*(a >= b), g*(b >= a))"),
     ("jin.relu_mask", "(((x > 0) ⊙ G) w1ᵀ, xᵀ((x > 0) ⊙ G))",
      "(((x > 0) * G) @ w1.T, x.T @ ((x > 0) * G))"),

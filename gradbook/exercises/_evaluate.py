@@ -90,6 +90,9 @@ _STATIC = {("sum", 1): "axis", ("mean", 1): "axis", ("softmax", 1): "axis",
            ("reshape", 1): "shape"}
 
 
+_MAX_ENTRIES = 10**6  # an array a formula makes (ones(N)) is the size of an exercise's, not more
+
+
 def _call(node, ev, backend, functions):
     name = function_name(node.func)
     if name is None:  # a method: x.sum(0), x.dot(y), x.transpose(), x.reshape(-1, 1)
@@ -108,6 +111,10 @@ def _call(node, ev, backend, functions):
             kwargs[key] = _static(ev(arg))
         else:
             args.append(ev(arg))
+    if name in ("ones", "zeros", "eye") and \
+            int(np.prod(np.abs(kwargs.get("shape", ())), dtype=np.float64)) > _MAX_ENTRIES:
+        raise EvalError(f"{ast.unparse(node)}: more than {_MAX_ENTRIES} entries; the arrays of "
+                        "an exercise are small")
     try:
         if name in functions:
             return functions[name](*args)
