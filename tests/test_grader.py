@@ -238,3 +238,38 @@ def test_grade_shows_its_feedback_in_a_script_and_is_truthy_when_right(capsys):
     assert not grade("kang.5.bce_logit", "y - yhat")
     out = capsys.readouterr().out
     assert "✓ kang.5.bce_logit: right (SymPy)" in out and "✗ kang.5.bce_logit: flipped sign" in out
+
+
+# --- the teacher's own feedback, and credit per part ----------------------------------------------
+
+def _with_mistakes(exercise_id, mistakes):
+    import dataclasses
+
+    from gradbook.exercises._bank import lookup
+
+    return dataclasses.replace(lookup(exercise_id), mistakes=mistakes)
+
+
+def test_a_declared_mistake_gets_the_teachers_message_and_its_credit():
+    from gradbook.exercises._grader import EXPECTED_MISTAKE, check
+
+    ex = _with_mistakes("kang.5.bce_logit", {"y - yhat": ["ŷ − y, not y − ŷ: check the sign.", 0.25]})
+    feedback = check(ex, "y - sigma(s)")
+    assert (feedback.passed, feedback.diagnosis, feedback.earned()) == (False, EXPECTED_MISTAKE, 0.25)
+    assert feedback.message.startswith("ŷ − y, not y − ŷ: check the sign.")
+    other = check(ex, "2*(yhat - y)")  # not the declared mistake: the built-in diagnosis, no credit
+    assert (other.diagnosis, other.earned()) == ("missing or extra constant factor", 0.0)
+
+
+def test_a_mistake_with_full_credit_is_refused():
+    with pytest.raises(ValueError, match="0 <= credit < 1"):
+        _with_mistakes("kang.5.bce_logit", {"y - yhat": ["fine", 1.0]}).validate()
+
+
+def test_a_tuple_answer_earns_credit_for_each_part_right():
+    from gradbook.exercises._grader import check
+
+    feedback = check("kang.5.logreg", "((yhat - y)*x, yhat - y, 0*w)")
+    assert not feedback.passed and feedback.earned() == pytest.approx(2 / 3, abs=1e-4)
+    assert feedback.message.startswith("2 of 3 parts right (∂/∂w, ∂/∂b).")
+    assert check("kang.5.logreg", "(0*x, 0, 0*w)").earned() == 0.0

@@ -16,7 +16,7 @@ import numpy as np
 from ._parse import parse
 
 FIELDS = ("task", "of", "wrt", "answer", "inputs", "where", "sizes", "example", "ties", "kind",
-          "symbolic_sizes", "batch", "mask")
+          "symbolic_sizes", "batch", "mask", "mistakes")
 
 
 class UnknownExercise(KeyError):
@@ -70,6 +70,7 @@ class Exercise:
     batch: str | None = None
     mask: str | None = None
     cite: str = ""
+    mistakes: dict = field(default_factory=dict)  # formula -> message, or [message, credit]
 
     @classmethod
     def from_dict(cls, data: dict) -> "Exercise":
@@ -80,6 +81,7 @@ class Exercise:
         data["ties"] = tuple(data.get("ties") or ())
         data["where"] = dict(data.get("where") or {})
         data["sizes"] = dict(data.get("sizes") or {})
+        data["mistakes"] = dict(data.get("mistakes") or {})
         ex = cls(**data)
         ex.validate()
         return ex
@@ -93,6 +95,8 @@ class Exercise:
                 value = value[0] if len(value) == 1 else list(value)
             if name == "ties":
                 value = list(value)
+            if name == "mistakes" and not value:
+                continue  # the bank entries of exercises without them stay as they were
             out[name] = value
         return out
 
@@ -147,6 +151,12 @@ class Exercise:
         parse(self.answer, known)
         if self.mask:
             parse(self.mask, known)
+        for formula, said in self.mistakes.items():
+            parse(formula, known)
+            message, credit = mistake_of(said)
+            if not isinstance(message, str) or not message or not 0 <= credit < 1:
+                raise ValueError(f"exercise {self.id}: mistakes[{formula!r}] must be a message, "
+                                 "or [message, credit] with 0 <= credit < 1")
         undefined = [d for d in self.dims() if d not in self.sizes]
         if undefined:
             raise ValueError(f"exercise {self.id}: give sizes for {undefined}")
@@ -179,6 +189,13 @@ class Exercise:
                 if isinstance(d, str):
                     sizes[d] = int(n)
         return sizes
+
+
+def mistake_of(said) -> tuple[str, float]:
+    """A declared mistake's (message, partial credit): a bare message earns nothing."""
+    if isinstance(said, (list, tuple)) and len(said) == 2:
+        return said[0], float(said[1])
+    return said, 0.0
 
 
 def parse_input(name: str, text: str) -> Input:

@@ -2,7 +2,7 @@
 
 Each submission is graded in a worker process of its own (spawned, so that no JAX state is
 shared), in its own sandboxed kernel. The roster has one row per submission (file, student,
-one column per exercise with 1 or 0, total, out of), sorted by file, so that it is the same
+one column per exercise with its credit, total, out of), sorted by file, so that it is the same
 whatever order the workers finished in.
 """
 from __future__ import annotations
@@ -63,7 +63,8 @@ def _safely(grade_one, path):
 
 
 def roster(reports: list) -> str:
-    """The roster CSV: file, student, one column per exercise (1 or 0), total, out of."""
+    """The roster CSV: file, student, one column per exercise (its credit: 1, 0 or partial),
+    total, out of."""
     ids: list[str] = []
     for report in reports:
         ids += [r["id"] for r in report["exercises"] if r["id"] not in ids]
@@ -71,7 +72,9 @@ def roster(reports: list) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["file", "student", *ids, "total", "out of"])
     for report in sorted(reports, key=lambda r: r["submission"]):
-        passed = {r["id"]: int(bool(r["passed"])) for r in report["exercises"]}
+        credit = {r["id"]: f"{r.get('credit', 1.0 if r['passed'] else 0.0):g}"
+                  for r in report["exercises"]}
         writer.writerow([report["submission"], report.get("student") or "",
-                         *[passed.get(i, "") for i in ids], report["score"], report["total"]])
+                         *[credit.get(i, "") for i in ids], f"{report.get('points', report['score']):g}",
+                         report["total"]])
     return buffer.getvalue()

@@ -20,7 +20,7 @@ from ._parse import parse
 from ._scope import sympy_scope
 
 LITERAL_ONLY = ("task", "of", "wrt", "answer", "inputs", "where", "sizes", "example", "ties",
-                "kind", "symbolic_sizes", "batch", "mask", "spellings")
+                "kind", "symbolic_sizes", "batch", "mask", "spellings", "mistakes")
 
 
 def claim_of(exercise_id: str, catalog=None) -> str:
@@ -46,7 +46,7 @@ def exercise(exercise_id: str, task: str, *, of: str, wrt, answer: str, inputs: 
              where: dict | None = None, sizes: dict | None = None, example: dict | None = None,
              ties: list | None = None, kind: str = "grad", symbolic_sizes: bool = False,
              batch: str | None = None, mask: str | None = None, spellings=(),
-             same_as=None) -> Result:
+             mistakes: dict | None = None, same_as=None) -> Result:
     """Declare an exercise: derive the gradient (or Jacobian) of `of` with respect to `wrt`.
 
     `task` is the question in Markdown; `inputs` name the given values with their shapes
@@ -58,13 +58,16 @@ def exercise(exercise_id: str, task: str, *, of: str, wrt, answer: str, inputs: 
     ReLU mask (for the diagnoses); `spellings` are how the derivation writes the result
     (LaTeX, code), which the student notebook must not contain. `same_as` is the
     derivation's own formula (a function of the named inputs, or a SymPy expression).
+    `mistakes` are the teacher's own feedback: a wrong formula mapped to the message an answer
+    equal to it gets, or to [message, partial credit].
     """
-    from ._grader import check, grader
     from ._answer import normalise
+    from ._grader import EXPECTED_MISTAKE, check, grader
 
     ex = make_exercise(exercise_id, task, of=of, wrt=wrt, answer=answer, inputs=inputs,
                        where=where, sizes=sizes, example=example, ties=ties, kind=kind,
-                       symbolic_sizes=symbolic_sizes, batch=batch, mask=mask)
+                       symbolic_sizes=symbolic_sizes, batch=batch, mask=mask,
+                       mistakes=mistakes or {})
     numbers = grader(ex)._by_numbers(normalise(ex, answer))
     if not numbers.passed:
         fail(ex.claim, "jax", f"exercise {ex.id}: the reference answer {answer} is not the "
@@ -84,6 +87,13 @@ def exercise(exercise_id: str, task: str, *, of: str, wrt, answer: str, inputs: 
         fail(ex.claim, "jax", f"exercise {ex.id}: the grader does not diagnose a flipped sign "
                               f"({flipped.diagnosis})")
     parts.append("a flipped sign is rejected as such")
+    for formula in ex.mistakes:
+        said = check(ex, formula)
+        if said.passed or said.diagnosis != EXPECTED_MISTAKE:
+            fail(ex.claim, "jax", f"exercise {ex.id}: the declared mistake {formula} is "
+                                  f"{'right' if said.passed else said.diagnosis}, not told apart")
+    if ex.mistakes:
+        parts.append(f"{len(ex.mistakes)} declared mistake(s) recognised")
     return Result([record(ex.claim, "sym" if proof else "jax", True, "; ".join(parts))])
 
 

@@ -24,6 +24,7 @@ class Feedback:
     diagnosis: str | None = None
     settled_by: str | None = None
     points: list = field(default_factory=list)
+    credit: float | None = None  # partial credit (parts right, a declared mistake); else 1 or 0
     _shown: bool = field(default=False, repr=False, compare=False)
 
     def __bool__(self) -> bool:
@@ -32,7 +33,11 @@ class Feedback:
     def to_json(self) -> dict:
         """The record the score table is made of."""
         return {"id": self.exercise, "passed": self.passed, "diagnosis": self.diagnosis,
-                "settled_by": self.settled_by, "feedback": self.message}
+                "settled_by": self.settled_by, "credit": self.earned(), "feedback": self.message}
+
+    def earned(self) -> float:
+        """The exercise's credit: 1 when right, else the partial credit (0 without any)."""
+        return 1.0 if self.passed else round(float(self.credit or 0.0), 4)
 
     def _headline(self) -> str:
         if self.passed:

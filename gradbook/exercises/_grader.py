@@ -14,12 +14,15 @@ from ..checks._residual import residual
 from ..checks._tolerance import autodiff_bound
 from ._answer import (Answer, NoAnswer, WrongCount, as_arrays, call_function, normalise,
                       with_readings)
-from ._bank import Exercise, lookup
+from ._bank import Exercise, lookup, mistake_of
 from ._diagnose import diagnose
 from ._evaluate import EvalError, JaxBackend, run
 from ._feedback import GRADE_MIME, Feedback, _error, close, fit  # noqa: F401 - re-exported
 from ._parse import AutodiffUsed, ParseError, parse
 from ._scope import evaluate_at, jax_scope, truth
+
+EXPECTED_MISTAKE = "a mistake the exercise expects"
+
 
 def grade(exercise_id, answer) -> Feedback:
     """Grade an answer to an exercise: a string of plain math, a SymPy expression, or a function.
@@ -124,16 +127,51 @@ class Grader:
         except (EvalError, WrongCount, ArithmeticError, TypeError, ValueError, IndexError) as error:
             return diagnose(self, answer, error)
         if all(close(a, b) for _, mine, theirs in results for a, b in zip(mine, theirs)):
-            worst = max(_error(a, b) for _, mine, theirs in results for a, b in zip(mine, theirs))
-            bound = max(autodiff_bound(a, b) for _, m, t in results for a, b in zip(m, t))
-            what = "jax.grad" if ex.kind == "grad" else "jax.jacobian"
-            where = _where(self.points)
-            ties = f" and the document's convention at {len(self.ties())} tie(s)" if ex.ties else ""
-            return Feedback(ex.id, True,
-                            f"SymPy could not decide; in float64 it agrees with {what} at "
-                            f"{where}{ties} ({residual(worst, bound)}).",
-                            settled_by="JAX")
-        return diagnose(self, answer, results)
+            return self._right_by_numbers(results)
+        expected = self._mistake(answer, results)  # a Feedback is falsy when not passed: no `or`
+        return expected if expected is not None else \
+            self._per_part(diagnose(self, answer, results), results)
+
+    def _right_by_numbers(self, results) -> Feedback:
+        """Right at every point: say where, by how much, and against what."""
+        ex = self.ex
+        worst = max(_error(a, b) for _, mine, theirs in results for a, b in zip(mine, theirs))
+        bound = max(autodiff_bound(a, b) for _, m, t in results for a, b in zip(m, t))
+        what = "jax.grad" if ex.kind == "grad" else "jax.jacobian"
+        where = _where(self.points)
+        ties = f" and the document's convention at {len(self.ties())} tie(s)" if ex.ties else ""
+        return Feedback(ex.id, True,
+                        f"SymPy could not decide; in float64 it agrees with {what} at "
+                        f"{where}{ties} ({residual(worst, bound)}).",
+                        settled_by="JAX")
+
+    def _mistake(self, answer: Answer, results) -> Feedback | None:
+        """The teacher's message when the answer equals one of the exercise's declared mistakes."""
+        main = [(label, mine) for label, mine, _ in results if not label.startswith("a tie")]
+        for formula, said in self.ex.mistakes.items():
+            try:
+                theirs = [as_arrays(evaluate_at(self.ex, formula, p), self.n)
+                          for label, p in self.points]
+            except (EvalError, WrongCount, ArithmeticError, TypeError, ValueError):
+                continue
+            if len(theirs) == len(main) and all(
+                    close(a, b) for (_, mine), t in zip(main, theirs) for a, b in zip(mine, t)):
+                message, credit = mistake_of(said)
+                return Feedback(self.ex.id, False, f"{message} (it equals {formula} at "
+                                f"{_where(self.points)}, by JAX in float64).", EXPECTED_MISTAKE,
+                                settled_by="JAX", credit=credit)
+        return None
+
+    def _per_part(self, feedback: Feedback, results) -> Feedback:
+        """A tuple answer earns credit for each part that is right at every point."""
+        if self.n == 1 or self.ex.kind != "grad":
+            return feedback
+        right = [all(close(mine[i], theirs[i]) for _, mine, theirs in results) for i in range(self.n)]
+        if any(right):
+            names = ", ".join(f"∂/∂{w}" for w, ok in zip(self.ex.wrt, right) if ok)
+            feedback.credit = sum(right) / self.n
+            feedback.message = f"{sum(right)} of {self.n} parts right ({names}). " + feedback.message
+        return feedback
 
 
 def _where(points) -> str:

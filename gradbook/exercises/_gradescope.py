@@ -87,20 +87,21 @@ def _pins(root: Path) -> bytes:
 
 def results(report: dict | None, config: dict, why: str | None = None,
             seconds: float = 0.0) -> dict:
-    """results.json in Gradescope's documented format: one test per exercise, 1 point each."""
+    """results.json in Gradescope's documented format: one test per exercise, 1 point each (partial credit as earned)."""
     by_id = {r["id"]: r for r in (report or {}).get("exercises", [])}
     tests = []
     for number, exercise_id in enumerate(config["exercises"], 1):
         r = by_id.get(exercise_id)
         passed = bool(r and r["passed"])
+        credit = float(r.get("credit", 1.0 if passed else 0.0)) if r else 0.0
         output = (f"{r['diagnosis'] + ': ' if r.get('diagnosis') else ''}{r['feedback']}"
                   if r else f"not graded: {why or 'no answer'}")
         tests.append({"name": f"Exercise {number} · {exercise_id}", "number": str(number),
-                      "score": 1.0 if passed else 0.0, "max_score": 1.0,
+                      "score": credit, "max_score": 1.0,
                       "status": "passed" if passed else "failed", "output": output,
                       "visibility": config.get("visibility", "visible")})
     notes = (report or {}).get("notes", [])
-    summary = why or (f"{sum(t['score'] for t in tests):g} of {len(tests)} exercises right" +
+    summary = why or (f"{sum(t['score'] for t in tests):g} of {len(tests)} points" +
                       "".join(f"\nnote: {n}" for n in notes))
     return {"score": sum(t["score"] for t in tests), "execution_time": round(seconds),
             "output": summary, "visibility": config.get("visibility", "visible"),

@@ -52,16 +52,23 @@ class Report:
         """How many exercises passed."""
         return sum(bool(r["passed"]) for r in self.results)
 
+    @property
+    def points(self) -> float:
+        """The credit earned: 1 an exercise right, part of 1 for parts right or a declared mistake."""
+        return round(sum(float(r.get("credit", 1.0 if r["passed"] else 0.0)) for r in self.results), 4)
+
     def to_json(self) -> dict:
         """The score table as JSON: per exercise its id, passed, diagnosis and feedback."""
         return {"submission": self.submission, "notebook": self.notebook, "student": self.student,
-                "score": self.score, "total": len(self.results), "exercises": self.results,
+                "score": self.score, "points": self.points, "total": len(self.results),
+                "exercises": self.results,
                 "notes": self.notes, "sandbox": self.protections}
 
     def to_text(self) -> str:
         """The score table as text, then the feedback for each exercise, the notes, the sandbox."""
         width = max([len(r["id"]) for r in self.results] + [8])
-        lines = [f"{self.submission}: {self.score} of {len(self.results)} exercises right", "",
+        partial = f" ({self.points:g} points with partial credit)" if self.points != self.score else ""
+        lines = [f"{self.submission}: {self.score} of {len(self.results)} exercises right{partial}", "",
                  f"  {'exercise':<{width}}  passed  {'diagnosis':<34}  settled by"]
         for r in self.results:
             lines.append(f"  {r['id']:<{width}}  {'yes' if r['passed'] else 'no':<6}  "
