@@ -241,3 +241,13 @@ def test_a_plot_is_shown_as_png_too_at_most_a_notebook_wide_and_reproducible(mon
         _figures.show_figure(fig, "a falling line")
     first, second = (base64.b64decode(d["image/png"]) for d in shown)
     assert first == second and png_size(first)[0] <= 1000
+
+
+def test_the_crossing_check_sees_two_labels_stacked_on_each_other():
+    from gradbook.graph._canvas import Canvas
+
+    canvas = Canvas(200, 100)
+    canvas.text(80, 50, "0.25", "#000")
+    canvas.text(84, 55, "-1.5", "#000")
+    canvas.text(80, 90, "apart", "#000")
+    assert canvas.crossings() == ["0.25", "-1.5"]

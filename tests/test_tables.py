@@ -83,3 +83,11 @@ def test_a_name_assigned_on_every_step_of_a_loop_is_not_given(ledger):
     staged = stage(loop, dict(x=np.array([0.1, 0.2])))
     name_from_source(staged)
     assert "h" not in [n.name for n in staged.nodes]
+
+
+def test_a_long_backward_table_opens_on_demand(shown):
+    backward = table(shown, "Backward pass")
+    rows = [r for r in backward.splitlines() if r.startswith("| $")]
+    assert len(rows) > 12 and "<details><summary>" in backward
+    assert backward.index("<details>") < backward.index("| node |") < backward.index("</details>")
+    assert backward.count("<details>") == backward.count("</details>") == 1

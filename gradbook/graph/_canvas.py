@@ -42,7 +42,16 @@ class Canvas:
             self.shapes.append(("text", x, y, s, fill, anchor, size, bold))
 
     def crossings(self) -> list[str]:
-        """The edge labels some line runs through (estimating a 12 px character as 6.6 px)."""
+        """The edge labels some line runs through, or another label overlaps (which would leave
+        unclear which edge each belongs to); a 12 px character is taken as 6.6 px wide."""
+        boxes = self._label_boxes()
+        lines = [_polyline(shape) for shape in self.shapes if shape[0] == "line"]
+        crossed = [s for s, box in boxes if any(_through(line, box) for line in lines)]
+        stacked = [a for i, (a, box) in enumerate(boxes)
+                   if any(_overlap(box, other) for j, (_, other) in enumerate(boxes) if j != i)]
+        return crossed + stacked
+
+    def _label_boxes(self) -> list:
         boxes = []
         for shape in self.shapes:
             if shape[0] == "text" and shape[6] == 12:
@@ -50,8 +59,7 @@ class Canvas:
                 w = 6.6 * len(s)
                 left = {"start": x, "middle": x - w / 2, "end": x - w}[anchor]
                 boxes.append((s, (left, y - 9, left + w, y + 2)))
-        lines = [_polyline(shape) for shape in self.shapes if shape[0] == "line"]
-        return [s for s, box in boxes if any(_through(line, box) for line in lines)]
+        return boxes
 
     @property
     def scale(self) -> float:
@@ -99,6 +107,10 @@ def _polyline(shape, pieces: int = 20) -> list:
     ts = [k / pieces for k in range(pieces + 1)]
     return [((1 - t) ** 2 * x1 + 2 * t * (1 - t) * cx + t * t * x2,
              (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t * t * y2) for t in ts]
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _through(points, box, samples: int = 40) -> bool:

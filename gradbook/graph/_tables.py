@@ -58,6 +58,7 @@ def _scalar(v: float) -> str:
 
 # Operations that only move or retype numbers: folded into the formulas of their users.
 SHAPE_ONLY = {"broadcast_in_dim", "reshape", "squeeze", "expand_dims", "convert_element_type"}
+FOLD_ROWS = 12  # a backward table longer than this is folded, opened on demand
 # What the tables call an operation (the primitive's name where it reads well as it is).
 OPERATIONS = {"dot_general": "matrix product", "integer_pow": "power", "reduce_sum": "sum",
               "reduce_max": "max", "logistic": "sigmoid", "sub": "subtract", "mul": "multiply",
@@ -167,6 +168,11 @@ def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown
             text.append(f"  {node.name:<8} -> {target:<8} {number(part)}")
         if rule.note:
             notes.append(f"- ${v}$: {rule.note}")
+    count = len(rows) - 6
+    if count > FOLD_ROWS:  # the structure (closed form) shows; the numbers open on demand
+        rows[4:4] = ["<details><summary>The backward pass node by node: "
+                     f"{count} rows (click to open)</summary>", ""]
+        rows += ["", "</details>"]
     fans = {name: parts for name, parts in branches.items()
             if len(parts) > 1 and name in view.fed and name not in view.folded}
     if fans:
