@@ -248,3 +248,10 @@ def test_a_proof_that_runs_out_of_time_is_undecided_and_the_numbers_decide(monke
 def test_an_array_made_by_the_answer_is_limited_to_the_size_of_an_exercise():
     feedback = check("kang.10.batch.b", "np.ones(10**12) @ G")
     assert feedback.diagnosis == "cannot be evaluated" and "more than 1000000 entries" in feedback.message
+
+
+@pytest.mark.parametrize("answer", ["{" * 3000 + "s" + "}" * 3000, r"\frac{" * 500 + "s" + "}{2}" * 500,
+                                    "s+" * 900 + "s", "-" * 1500 + "s", "s " * 3000])
+def test_a_deeply_nested_or_overlong_answer_is_refused_without_a_traceback(answer):
+    feedback = check("kang.5.sigmoid", answer)
+    assert feedback.diagnosis == "could not read the answer" and "Traceback" not in feedback.message

@@ -19,6 +19,7 @@ from ._bank import Exercise
 from ._names import spellings
 from ._parse import AUTODIFF, AutodiffUsed, Formula, ParseError, parse
 
+MAX_TYPED = 2000  # characters in a typed formula (the longest right answer is about 100)
 _PATCHED = ("grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian", "value_and_grad",
             "linearize")
 
@@ -78,6 +79,9 @@ def read(ex: Exercise, text: str) -> Formula:
     """A student's formula for this exercise, read with its names, their spellings and shapes."""
     from ._scope import shape_reader
 
+    if len(text) > MAX_TYPED:
+        raise ParseError(text[:60] + "…", None, f"the answer is {len(text)} characters long",
+                         f"a formula typed here is at most {MAX_TYPED} characters")
     known = ex.names() | ex.functions()
     return parse(text, known, shapes=shape_reader(ex), values=ex.names(),
                  spellings=spellings(known))

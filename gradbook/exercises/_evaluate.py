@@ -131,10 +131,12 @@ def _static(value):
         return tuple(_static(v) for v in value)
     if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, sp.Basic) and not value.is_number:  # a symbolic size
+        raise Unsupported("a size that is not a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise Unsupported("a size that is not a number") from None
+        raise EvalError("an axis or a size is a number, not an array") from None
     if number != int(number):
         raise EvalError(f"{value} is not a whole number (an axis or a size)")
     return int(number)

@@ -30,6 +30,7 @@ CONSTANTS = frozenset({"pi", "E"})
 MODULES = frozenset({"np", "jnp", "numpy", "sp", "sympy", "math", "jax", "nn", "scipy",
                      "special"})
 KEYWORDS = ("axis", "keepdims", "shape")
+MAX_DEPTH = 200  # syntax-tree levels; every walk of the tree (the backends, SymPy) recurses
 AUTODIFF = frozenset({"grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian",
                       "value_and_grad", "linearize", "backward", "autograd", "torch",
                       "Derivative", "diff"})
@@ -94,18 +95,34 @@ def parse(text: str, known: set[str] | frozenset[str], shapes: Shapes | None = N
         values = set(values)
         calls = wraps = (FUNCTIONS | known) - values
     calls = calls | {SUM_NAME}
-    normal, origin, notes = _python_text(text, known, values, calls, wraps, spellings or {})
     try:
+        normal, origin, notes = _python_text(text, known, values, calls, wraps, spellings or {})
         tree = ast.parse(normal.strip(), mode="eval")
+    except (RecursionError, MemoryError):
+        raise ParseError(text, None, "the formula is nested too deeply to read",
+                         f"a formula here has at most {MAX_DEPTH} levels of brackets") from None
     except SyntaxError as error:
         lead = len(normal) - len(normal.lstrip())
         column = (error.offset or 1) - 1 + lead
         raise ParseError(text, _at(origin, column), _syntax_problem(error),
                          _syntax_hint(normal, column, error)) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise ParseError(text, None, f"the formula is nested more than {MAX_DEPTH} levels deep",
+                         "a gradient here is a short formula; write it without repeating terms")
     shift = len(normal) - len(normal.lstrip())
     _check(text, tree, origin, shift, known)
     tree, readings = resolve(tree, shapes)
     return Formula(text, tree, tuple(notes + readings))
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply the syntax tree nests (counted without recursion: the tree may be deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _python_text(text, known, values, calls, wraps, spellings) -> tuple[str, list[int], list[str]]:
