@@ -41,9 +41,15 @@ def test_a_long_sum_is_broken_over_aligned_lines_none_wider_than_the_page(ledger
 
 
 def test_a_wide_matrix_written_out_entry_by_entry_is_shown_by_its_size(ledger):
-    a = sp.Matrix(3, 4, lambda i, j: sp.Symbol(f"a_{{{i}{j}}}") * sp.Symbol(f"b_{{{j}{i}}}") + 1)
-    shown = prove_equal("kang.5.sigmoid", a, a + sp.zeros(3, 4), lhs="A", box=False)._repr_markdown_()
-    assert r"3\times 4" in shown and "a_{00}" not in shown
+    def entry(i, j):
+        a, b = sp.Symbol(f"a_{{{i}{j}}}"), sp.Symbol(f"b_{{{j}{i}}}")
+        return a * b + a ** 2 + b ** 2 + 1
+
+    wide = sp.Matrix(3, 6, entry)  # each row about 150 characters
+    shown = prove_equal("kang.5.sigmoid", wide, wide + sp.zeros(3, 6), lhs="A", box=False)
+    assert r"3\times 6" in shown._repr_markdown_() and "a_{00}" not in shown._repr_markdown_()
+    narrow = sp.Matrix(3, 4, lambda i, j: sp.Symbol(f"a_{{{i}{j}}}") + 1)  # many entries, short rows
+    assert "a_{00}" in prove_equal("kang.5.sigmoid", narrow, narrow, lhs="A")._repr_markdown_()
 
 
 def test_a_proof_can_show_the_identity_it_establishes(ledger):

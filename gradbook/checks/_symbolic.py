@@ -278,12 +278,16 @@ def _chain_latex(exprs, whys, lhs, box) -> str:
 def _term_latex(expr) -> list[str]:
     """One step's LaTeX, as the pieces of its lines (one piece when it fits on one)."""
     text = latex(expr)
-    if _visible(text) <= WIDE:
-        return [text]
-    if isinstance(expr, sp.MatrixBase):
+    if isinstance(expr, sp.MatrixBase):  # as wide as its widest row
         rows, cols = expr.shape
+        widest = max((sum(_visible(latex(e)) + 2 for e in expr.row(i)) for i in range(rows)),
+                     default=0)
+        if widest <= WIDE:
+            return [text]
         return [rf"\underbrace{{\left[\;\cdots\;\right]}}_{{{rows}\times {cols}"
                 r"\text{, written out entry by entry}}"]
+    if _visible(text) <= WIDE:
+        return [text]
     if isinstance(expr, sp.Add):
         pieces, line = [], ""
         for arg in expr.args:

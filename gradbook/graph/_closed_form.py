@@ -171,6 +171,7 @@ def prove_dot_rules(claim, staged, rules) -> None:
             derivatives = explicit[operand].applyfunc(lambda e: sp.Derivative(objective, e))
             claimed = local_expr.xreplace(explicit).as_explicit()
             prove_equal(claim, derivatives, sp.Matrix(claimed), box=False,
+                        shown=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}} = {local.latex}\quad\text{{(entry by entry at sizes }}{_sizes(shapes)})",
                         lhs=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}"
                             rf"{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}"
                             rf"\ \text{{at sizes }}{_sizes(shapes)}")
