@@ -15,7 +15,7 @@ KNOWN = set("""
 alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi
 varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi
 Pi Sigma Upsilon Phi Psi Omega ell hbar imath jmath nabla partial infty emptyset varnothing
-frac dfrac tfrac cfrac sqrt sum prod int oint lim limsup liminf max min sup inf arg argmax
+frac dfrac tfrac cfrac sqrt sum prod int oint lim limsup liminf max min sup inf arg
 log ln exp sin cos tan sec csc cot sinh cosh tanh arcsin arccos arctan det dim ker deg gcd Pr
 operatorname operatorname* mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak boldsymbol
 bm text textbf textit textrm texttt textsf mbox hat bar overline underline widehat widetilde tilde
@@ -30,7 +30,7 @@ quad qquad enspace thinspace displaystyle textstyle scriptstyle boxed top interc
 prime begin end substack bmod pmod mod over not colon vdash
 """.split())
 ENVIRONMENTS = {"aligned", "align", "align*", "matrix", "pmatrix", "bmatrix", "vmatrix",
-                "Vmatrix", "cases", "array", "gathered", "split", "smallmatrix", "subarray"}
+                "Vmatrix", "cases", "array", "gathered", "smallmatrix", "subarray"}
 TEXT_MACROS = {"text", "textbf", "textit", "textrm", "texttt", "textsf", "mbox", "operatorname"}
 SYMBOL_MACROS = set(",;:! {}|#$%&_\\")  # \, \; \{ \| \\ and friends
 
