@@ -111,8 +111,24 @@ def parse(text: str, known: set[str] | frozenset[str], shapes: Shapes | None = N
                          "a gradient here is a short formula; write it without repeating terms")
     shift = len(normal) - len(normal.lstrip())
     _check(text, tree, origin, shift, known)
-    tree, readings = resolve(tree, shapes)
+    tree, readings = resolve(tree, shapes, _quoter(text, normal, origin, shift))
     return Formula(text, tree, tuple(notes + readings))
+
+
+def _quoter(text: str, normal: str, origin: list[int], shift: int):
+    """quote(first, last): the answer as typed from node `first` to node `last`, with the
+    brackets around them that the syntax tree leaves out."""
+
+    def quote(first, last) -> str:
+        start, end = first.col_offset + shift, last.end_col_offset + shift
+        while normal[start:end].count("(") > normal[start:end].count(")"):
+            nxt = len(normal[end:]) - len(normal[end:].lstrip())
+            if normal[end + nxt:end + nxt + 1] != ")":
+                break
+            end += nxt + 1
+        return " ".join(text[origin[start]:origin[end - 1] + 1].split())
+
+    return quote
 
 
 def _depth(tree: ast.AST) -> int:

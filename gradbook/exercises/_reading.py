@@ -24,16 +24,23 @@ class Shapes(Protocol):
         """The axis of the formula's value that has the batch's length, or None."""
 
 
-def resolve(tree: ast.Expression, shapes: Shapes | None) -> tuple[ast.Expression, list[str]]:
-    """The tree with every juxtaposition, ^T and \\sum_n replaced by plain NumPy; the notes."""
+def resolve(tree: ast.Expression, shapes: Shapes | None,
+            quote=None) -> tuple[ast.Expression, list[str]]:
+    """The tree with every juxtaposition, ^T and \\sum_n replaced by plain NumPy; the notes.
+
+    `quote(first, last)` gives the answer as typed from node `first` to node `last`.
+    """
     notes: list[str] = []
+    quote = quote or (lambda first, last: f"{_operand(first)} {_operand(last)}"
+                      if first is not last else ast.unparse(first))
 
     class Reader(ast.NodeTransformer):
         def visit_BinOp(self, node):
             self.generic_visit(node)
             if isinstance(node.op, ast.Mod):
+                typed = quote(node.left, node.right)
                 return ast.copy_location(
-                    ast.BinOp(node.left, _product(node.left, node.right, shapes, notes),
+                    ast.BinOp(node.left, _product(node.left, node.right, shapes, notes, typed),
                               node.right), node)
             if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Name) and \
                     node.right.id == CARET_T_NAME:
@@ -56,13 +63,12 @@ def _shape(tree, shapes):
     return shapes.shape(ast.Expression(body=tree))
 
 
-def _product(left, right, shapes, notes):
+def _product(left, right, shapes, notes, typed):
     a, b = _shape(left, shapes), _shape(right, shapes)
     if a == () or b == () or a is None and b is None:
         return ast.Mult()
     if a is None or b is None:  # one side fails anyway; beside an array, it is a matrix product
         return ast.MatMult() if len(a or b) == 2 else ast.Mult()
-    typed = f"{_operand(left)} {_operand(right)}"
     matrix = ast.unparse(ast.BinOp(left, ast.MatMult(), right))
     entrywise = ast.unparse(ast.BinOp(left, ast.Mult(), right))
     if len(a) == 1 and len(b) == 1:
