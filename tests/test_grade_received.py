@@ -82,3 +82,21 @@ def test_a_function_is_called_in_a_process_of_its_own_and_graded():
             assert check("kang.5.bce_logit", function).passed is passed
         finally:
             function.close()
+
+
+def test_a_table_of_values_at_the_banks_points_fails_at_the_submissions_own_point():
+    from gradbook.exercises._bank import lookup
+    from gradbook.exercises._grader import Grader
+
+    ex = lookup("kang.5.bce_logit")
+    reference = Grader(ex)
+    table = {(round(p["s"], 9), round(p["y"], 9)): float(reference.truth(label, p)[0])
+             for label, p in reference.points}
+    source = (f"def answer(s, y):\n    table = {table!r}\n"
+              "    return table[(round(float(s), 9), round(float(y), 9))]\n")
+    for salt, passed in (("", True), ("a1b2c3", False)):
+        function = answer_from(_function(source, modules={}), plan("off"))
+        try:
+            assert Grader(ex, salt or None).judge(function).passed is passed
+        finally:
+            function.close()

@@ -68,3 +68,14 @@ def test_the_plan_says_what_is_not_in_force_without_namespaces():
     limits_only = Plan("limits", Limits()).protections()
     assert any(p.startswith("not in force: network isolation") for p in limits_only)
     assert any("not in force: any sandbox" in p for p in Plan("off").protections())
+
+
+def test_with_limits_only_a_submission_is_graded_and_the_report_says_what_is_missing(tmp_path):
+    path = submission(tmp_path, "03_sigmoid", {
+        "kang.5.sigmoid": "answer = 'sigma(s)*(1 - sigma(s))'",
+        "jin.dsigmoid": "block = bytearray(64 * 2**30)"}, setup=False)
+    report = graded(tmp_path, path, "--sandbox", "limits")
+    assert table(report) == {"kang.5.sigmoid": (True, None),
+                             "jin.dsigmoid": (False, "answer cell failed")}, report
+    assert "MemoryError" in report["exercises"][1]["feedback"]
+    assert any(p.startswith("not in force: network isolation") for p in report["sandbox"])

@@ -56,7 +56,7 @@ def grader(ex: Exercise) -> "Grader":
 class Grader:
     """Everything an exercise's verdicts need: its points, and autodiff's answer at each."""
 
-    def __init__(self, ex: Exercise):
+    def __init__(self, ex: Exercise, salt: str | None = None):
         self.ex = ex
         self.n = len(ex.wrt) if ex.kind == "grad" else 1
         self.reference = parse(ex.answer, ex.names() | ex.functions())
@@ -64,6 +64,9 @@ class Grader:
         self.points = ([(f"the worked example ({_describe(example)})", example)] if example else [])
         self.points += [(f"random point {i + 1} ({_describe(p)})", p)
                         for i, p in enumerate(ex.random_points(3))]
+        if salt:  # a point no one knew before grading: a table of values cannot pass
+            self.points += [(f"a point drawn for this submission ({_describe(p)})", p)
+                            for p in ex.random_points(1, salt=salt)]
         self._truth: dict = {}
 
     # --- the numbers -------------------------------------------------------------------------
@@ -177,8 +180,9 @@ class Grader:
 def _where(points) -> str:
     example = any(label.startswith("the worked") for label, _ in points)
     randoms = sum(label.startswith("random") for label, _ in points)
+    drawn = any(label.startswith("a point drawn") for label, _ in points)
     parts = (["the worked example"] if example else []) + [f"{randoms} seeded random points"]
-    return " and ".join(parts)
+    return " and ".join(parts) + (" and a point drawn for this submission" if drawn else "")
 
 
 def _describe(point: dict) -> str:

@@ -58,12 +58,12 @@ class Plan:
         if self.mode == "off":
             return ["not in force: any sandbox (--sandbox off): the student's code runs with "
                     "the grader's rights, network and files", f"output {lim.output_kb} KiB"]
-        root = os.geteuid() == 0
+        own_user = self.own_user()
         out = [f"memory {lim.memory_mb} MiB (address space)",
                f"CPU time {lim.cpu_s} s for the notebook",
                f"files written at most {lim.file_mb} MiB each",
                f"output {lim.output_kb} KiB for the notebook"]
-        if root:
+        if own_user:
             out.append(f"{lim.processes} processes and threads (a user id of its own)")
         if self.mode == "namespaces":
             out += ["no network, not even loopback (a network namespace of its own)",
@@ -73,8 +73,9 @@ class Plan:
                     "a process namespace of its own (everything it starts ends with it)"]
         else:
             missing = ["network isolation", "hidden teacher's files", "a private folder"]
-            if not root:
-                missing.append("a process limit and a user id of its own (needs root)")
+            if not own_user:
+                missing.append("a process limit and a user id of its own (needs root, and "
+                               "Python installed where any user may read it)")
             out.append("not in force: " + ", ".join(missing) +
                        " (no Linux namespaces here: needs root and unshare)")
         return out
@@ -83,12 +84,12 @@ class Plan:
         """`command` wrapped so that it starts inside this sandbox."""
         if self.mode == "off":
             return command
-        root = os.geteuid() == 0
-        uid = 1_000_000 + os.getpid() * 16 + next(_serial) % 16 if root else None
+        own_user = self.own_user()
+        uid = 1_000_000 + os.getpid() * 16 + next(_serial) % 16 if own_user else None
         config = {"namespaces": self.mode == "namespaces", "keep": kept_paths(),
                   "hide": list(HIDDEN), "runtime": str(runtime), "work": str(work), "uid": uid,
                   "tmpfs_size": f"{self.limits.folder_mb}m", "env": sandbox_env(work),
-                  "limits": self.limits.rlimits(nproc=root)}
+                  "limits": self.limits.rlimits(nproc=own_user)}
         path = config_dir / f"jail-{next(_serial)}.json"
         path.write_text(json.dumps(config), encoding="utf-8")
         path.chmod(0o600)
@@ -96,6 +97,27 @@ class Plan:
         if self.mode == "namespaces":
             return [shutil.which("unshare") or "unshare", *UNSHARE, *jail]
         return jail
+
+
+    def own_user(self) -> bool:
+        """Can the student's process run under a user id of its own? Root is needed, and without
+        namespaces every folder Python and gradbook live in must be readable by any user."""
+        if os.geteuid() != 0:
+            return False
+        return self.mode == "namespaces" or all(_readable_by_all(p) for p in kept_paths())
+
+
+def _readable_by_all(path: str) -> bool:
+    """Every folder from / down to `path` may be entered by any user, and `path` read."""
+    current = Path(path).resolve()
+    for folder in [current, *current.parents]:
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            return False
+        if not mode & 0o001 or (folder == current and not mode & 0o004):
+            return False
+    return True
 
 
 def plan(mode: str = "auto", limits: Limits | None = None) -> Plan:

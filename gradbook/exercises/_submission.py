@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import hashlib
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,8 +152,9 @@ def grade_submission(path: Path, timeout: float = 60.0, plan: Plan | None = None
                             "run again without it")
         skipped[failure.cell] = failure.reason
     records, tampered = collect(run, roles, ids, report.notes)
+    salt = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
     report.results = [verdict(exercise_id, records.get(exercise_id), tampered.get(exercise_id),
-                              failure, plan, limit) for exercise_id in ids]
+                              failure, plan, limit, salt) for exercise_id in ids]
     return report
 
 
@@ -230,10 +232,15 @@ def collect(nb, roles, ids, notes: list):
     return records, tampered
 
 
-def verdict(exercise_id: str, record, tampered, failure, plan: Plan, limit: float) -> dict:
-    """The grader's verdict on one exercise, from its record alone."""
-    from ._grader import check
-    from ._received import Refused, answer_from
+def verdict(exercise_id: str, record, tampered, failure, plan: Plan, limit: float,
+            salt: str = "") -> dict:
+    """The grader's verdict on one exercise, from its record alone.
+
+    A function answer is also judged at a point drawn from the submission's own hash (`salt`),
+    which no one can know before the submission exists: a table of values cannot pass."""
+    from ._bank import lookup
+    from ._grader import Grader, check
+    from ._received import Refused, RemoteFunction, answer_from
     from ._parse import AutodiffUsed, ParseError
 
     if tampered:
@@ -245,7 +252,8 @@ def verdict(exercise_id: str, record, tampered, failure, plan: Plan, limit: floa
     try:
         with _time_limit(max(limit, 30.0)):
             answer = answer_from(record, plan)
-            feedback = check(exercise_id, answer)
+            feedback = Grader(lookup(exercise_id), salt).judge(answer) \
+                if isinstance(answer, RemoteFunction) and salt else check(exercise_id, answer)
     except Refused as error:
         feedback = Feedback(exercise_id, False, str(error), error.diagnosis)
     except AutodiffUsed as error:
