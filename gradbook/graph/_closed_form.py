@@ -156,9 +156,10 @@ def prove_dot_rules(claim, staged, rules) -> None:
                   for m in rule.formula.atoms(sp.MatrixSymbol)}
         product = rule.formula.xreplace(capped)
         shapes = tuple(tuple(m.shape) for m in product.atoms(sp.MatrixSymbol))
-        if (str(product), shapes) in seen:
+        form = _form(product, [sp.latex(symbol(local.input)) for local in rule.locals])
+        if form in seen:  # the same rule at the same sizes (another step of a loop): proven once
             continue
-        seen.add((str(product), shapes))
+        seen.add(form)
         for local in rule.locals:
             g_full = next(m for m in local.expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
             local_expr = local.expr.xreplace({**capped, g_full: sp.MatrixSymbol(
@@ -175,6 +176,16 @@ def prove_dot_rules(claim, staged, rules) -> None:
                         lhs=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}"
                             rf"{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}"
                             rf"\ \text{{at sizes }}{_sizes(shapes)}")
+
+
+def _form(product, derived: list[str]) -> str:
+    """A product's rule up to its operands' names: operands renamed in order of appearance,
+    with their sizes, and which of them are differentiated."""
+    names = {}
+    for e in sp.preorder_traversal(product):
+        if isinstance(e, sp.MatrixSymbol) and e not in names:
+            names[e] = sp.MatrixSymbol(f"M{len(names)}{'*' if e.name in derived else ''}", *e.shape)
+    return sp.srepr(product.xreplace(names))
 
 
 def _explicit(m):

@@ -26,6 +26,7 @@ from ..checks._tolerance import autodiff_bound_summed
 from ._backward import backward, derive_rules, forward, jax_gradients, symbol
 from ._closed_form import array_closed_form, prove_dot_rules, scalar_closed_form
 from ._inputs import flatten_example, matches
+from ._loops import recurrence_table
 from ._magnitude import magnitudes
 from ._stage import DeriveError, stage
 from ._source_names import name_from_source
@@ -103,6 +104,9 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
         draw_graph(flat.function, *example.values(), names=staged.inputs, output=output, wrt=wrt)
     show(forward_table(staged, rules, values, wrt))
     show(backward_table(staged, rules, values, grads, branches, wrt))
+    loops = recurrence_table(staged, grads, values, branches)  # unrolled loops: one row per step
+    if loops is not None:
+        show(loops)
     _check_nodes(claim, staged, grads, branches, sizes, theirs)
     if staged.scalar:
         closed = scalar_closed_form(staged, rules, wrt)

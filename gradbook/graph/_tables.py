@@ -111,8 +111,9 @@ def forward_table(staged, rules, values, wrt=None) -> Markdown:
             "| node | operation | formula | shape | value |", "|---|---|---|---|---|"]
     text = ["forward pass:"]
     line = None
+    hidden = _later_steps(staged)
     for node in staged.nodes:
-        if node.name in view.folded:
+        if node.name in view.folded or node.name in hidden:
             continue
         name = view.latex[node.name]
         if node.op in ("input", "const"):
@@ -145,9 +146,10 @@ def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown
             "|---|---|---|---|---|---|"]
     text = ["backward pass:"]
     notes = []
+    hidden = _later_steps(staged)
     for node in reversed(staged.nodes):
         rule = rules.get(node.name)
-        if rule is None or node.name not in grads or node.name in view.folded:
+        if rule is None or node.name not in grads or node.name in view.folded or node.name in hidden:
             continue
         v, up = view.latex[node.name], _values(grads[node.name])
         for local in rule.locals:
@@ -184,6 +186,13 @@ def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown
     if notes:
         rows += ["", "Kinks and conventions:", ""] + notes
     return Markdown("\n".join(rows), "\n".join(text))
+
+
+def _later_steps(staged) -> set:
+    """An unrolled loop's steps after the first: shown as a recurrence (see _loops)."""
+    from ._loops import later_steps
+
+    return later_steps(staged)
 
 
 def _values(x, shape: bool = True) -> str:
