@@ -11,7 +11,9 @@ import numpy as np
 
 from ..checks._tolerance import autodiff_bound
 
-GRADE_MIME = "application/vnd.gradbook.grade+json"  # how a kernel hands a grade to the grader
+# What grade() displays in the student's own notebook. The grader never reads it: a graded
+# submission that shows one is tampering (see _submission.collect).
+GRADE_MIME = "application/vnd.gradbook.grade+json"
 
 
 @dataclass
