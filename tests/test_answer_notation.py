@@ -154,6 +154,7 @@ def test_the_latex_subset(typed, python):
     ("kang.9.affine.W", r"\mathbf{g}\mathbf{x}^\top", "g @ x.T"),
     ("kang.10.batch.b", r"\sum_n G_n", "sum(G, axis=0)"),
     ("kang.10.batch.b", r"\sum_{n=1}^{N} G_{n}", "sum(G, axis=0)"),
+    ("kang.10.batch.b", "Σ_n G_n", "sum(G, axis=0)"),
     ("deriv.batch.b", r"\frac{1}{B}\sum_n \Delta_n", "1 / B * sum(Delta, axis=1)"),
     ("kang.5.bce_logit", r"\hat{y} - y", "yhat - y"),
     ("deriv.hidden", r"(W_2^\top \delta_2) \odot a_1", "W2.T @ delta2 * a1"),

@@ -85,6 +85,9 @@ class _Reader:
             return self.subscript()
         if c == "\\":
             return self.command()
+        if c in "∑Σ" and text[i + 1:i + 2] == "_":  # Σ_n G_n, as \sum_n G_n
+            self.i += 1
+            return self.sum(i)
         self.i += 1
         return [(c, self.at(i))]
 
