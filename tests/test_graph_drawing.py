@@ -251,3 +251,13 @@ def test_the_crossing_check_sees_two_labels_stacked_on_each_other():
     canvas.text(84, 55, "-1.5", "#000")
     canvas.text(80, 90, "apart", "#000")
     assert canvas.crossings() == ["0.25", "-1.5"]
+
+
+def test_values_take_the_names_their_lines_assign():
+    def layer(W, x):
+        h = jnp.tanh(W @ x)
+        return jnp.sum(h * h)
+
+    graph = draw_graph(layer, jnp.eye(2), jnp.array([0.5, -0.5]))
+    assert "h = [0.4621, -0.4621]" in texts(graph.svg)
+    np.testing.assert_allclose(graph.grad("h"), 2 * graph.value("h"))

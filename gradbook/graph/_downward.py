@@ -86,7 +86,7 @@ def render_down(traced: TracedGraph, output: str, texts: dict) -> Canvas:
         target = chain[-1]
         siblings = inputs_of[e.target]
         points.append(_entry(nodes[e.target], target.x, top[target.layer] + NODE_H / 2,
-                             siblings.index(e), len(siblings)))
+                             [o is e for o in siblings].index(True), len(siblings)))
         canvas.line(points)
         value, grad = texts[id(e)]
         if nodes[e.source].kind == "copy":  # a branch: its own gradient beside its own port

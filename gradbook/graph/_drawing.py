@@ -88,10 +88,16 @@ class Graph:
 def draw_graph(f, *args, names=None, output: str = "f", wrt=None) -> Graph:
     """Draw the computational graph of scalar-valued `f` at `args`, with values and gradients.
 
-    Intermediate values named with `named(value, "q")` inside `f` carry their names. With
-    `wrt` (input names), only what those inputs feed carries a gradient.
+    Intermediate values named with `named(value, "q")` inside `f` carry their names, and so do
+    those a line of `f` assigns (`h = jnp.tanh(...)`). With `wrt` (input names), only what
+    those inputs feed carries a gradient.
     """
-    graph = Graph(trace_graph(f, *args, names=names, output=output), output, wrt)
+    from .._float64 import jax
+    from ._source_names import name_graph_from_source
+
+    traced = trace_graph(f, *args, names=names, output=output)
+    name_graph_from_source(traced, jax.make_jaxpr(f)(*args).jaxpr)
+    graph = Graph(traced, output, wrt)
     show(graph)
     graph._shown = True
     return graph

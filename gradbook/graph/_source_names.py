@@ -98,3 +98,34 @@ def source_line(node) -> str:
     """The line of the user's code that made a node ('' when unknown)."""
     frame = _frame(node.eqn) if getattr(node, "eqn", None) is not None else None
     return linecache.getline(frame.file_name, frame.start_line).strip() if frame else ""
+
+
+def name_graph_from_source(traced, jaxpr) -> None:
+    """Name a drawn graph's unnamed values as `name_from_source` names staged nodes.
+
+    A drawn operation node `op{i}` is the jaxpr's equation i; the edge out of the last node a
+    statement made takes the statement's name, unless the name is used twice or already taken.
+    """
+    runs: dict[tuple, list[list[str]]] = {}
+    previous = None
+    for node in traced.nodes:
+        if node.kind != "op":
+            continue
+        where = _statement(jaxpr.eqns[int(node.id[2:])])
+        if where is not None:
+            if where == previous:
+                runs[where][-1].append(node.id)
+            else:
+                runs.setdefault(where, []).append([node.id])
+        previous = where
+    taken = {n.label for n in traced.nodes if n.kind in ("input", "output")} | set(traced.values)
+    chosen: dict[str, list[str]] = {}
+    for (_, _, _, target), made in runs.items():
+        if len(made) == 1 and target not in taken:
+            chosen.setdefault(target, []).append(made[0][-1])
+    for name, (node_id, *more) in chosen.items():
+        leaving = [e for e in traced.edges if e.source == node_id]
+        if more or len(leaving) != 1 or leaving[0].name or leaving[0].target == "out":
+            continue
+        leaving[0].name = name
+        traced.values[name], traced.grads[name] = leaving[0].value, leaving[0].grad
