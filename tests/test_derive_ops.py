@@ -63,7 +63,8 @@ def min_and_prod(x):
 
 
 def cumulative(x):
-    return jnp.sum(jnp.cumsum(x, axis=1) ** 2) + jnp.sum(jax.lax.cummax(x, axis=0))
+    return (jnp.sum(jnp.cumsum(x, axis=1) ** 2) + jnp.sum(jax.lax.cummax(x, axis=0))
+            + jnp.sum(jnp.sin(jnp.cumprod(x, axis=0))))
 
 
 def select_three_ways(x):
@@ -194,7 +195,7 @@ LOSSES = {
     "clipped": (clipped, dict(x=X43), {"clip"}),
     "lax_clamp": (lax_clamp, dict(x=X43), {"clamp"}),
     "min_and_prod": (min_and_prod, dict(x=X43), {"reduce_min", "reduce_prod"}),
-    "cumulative": (cumulative, dict(x=X43), {"cumsum", "cummax"}),
+    "cumulative": (cumulative, dict(x=X43), {"cumsum", "cummax", "cumprod"}),
     "select_three_ways": (select_three_ways, dict(x=X43), {"select_n"}),
     "class_token_concatenated": (class_token_concatenated, dict(x=X43, cls=normal(3)), {"concatenate"}),
     "stacked": (stacked, dict(a=normal(4), b=normal(4)), {"stack"}),
@@ -305,6 +306,8 @@ def test_a_cond_says_which_branch_the_example_took():
     f, at, _ = LOSSES["cond_branch"]
     staged = stage(f, at)
     assert any("branch 0" in n.branch for n in staged.nodes if n.op == "sin")
+    notes = [rule.note for rule in derive_rules(staged).values()]
+    assert sum("the one the worked example takes" in note for note in notes) == 1
 
 
 # --- refusals: one line each, never a JAX traceback ----------------------------------------

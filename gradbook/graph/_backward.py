@@ -51,6 +51,7 @@ def bar(name: str) -> sp.Symbol:
 def derive_rules(staged: Staged) -> dict[str, NodeRule]:
     """Every operation node's formula and SymPy-derived local derivatives."""
     rules: dict[str, NodeRule] = {}
+    said = set()
     for node in staged.nodes:
         if node.op in ("input", "const"):
             continue
@@ -59,6 +60,10 @@ def derive_rules(staged: Staged) -> dict[str, NodeRule]:
                             "copy": _copy, "stop": _stop, "prod": _prod, "window": _window,
                             "conv": _conv, "scatter_add": _scatter_add, "data": _data,
                             "convert": _convert}[kind](node, staged, rules)
+        if node.branch and node.branch not in said:  # a cond: its first node says which branch
+            said.add(node.branch)
+            rule = rules[node.name]
+            rule.note = "; ".join(filter(None, [f"from here on: {node.branch}", rule.note]))
     return rules
 
 
@@ -424,7 +429,7 @@ def _window(node: Node, staged: Staged, rules) -> NodeRule:
                              p["base_dilation"], p["window_dilation"])
     how = WINDOWS[prim]
     x = sp.latex(symbol(ref)) if isinstance(ref, str) else "c"
-    words = {"sum": "sum", "max": "max", "min": "min"}[how]
+    words = {"sum": "sum", "max": "max", "min": "min", "prod": "prod"}[how]
     rule = NodeRule(node, None, rf"\operatorname{{window\_{words}}}({x})\ \text{{over {index.shape[-1]} elements}}",
                     note=("" if how == "sum" else f"a window's {'largest' if how == 'max' else 'smallest'} "
                           "element has slope 1, the first of tied ones taking it (JAX's convention)"))
@@ -439,6 +444,19 @@ def _window(node: Node, staged: Staged, rules) -> NodeRule:
             return _sum_back(jnp.ravel(g) * float(local), jnp.asarray(index.ravel()), size).reshape(shape)
 
         latex = r"1\ \text{for each element of each window}"
+    elif how == "prod":
+        local = sp.diff(sp.Mul(*terms), terms[0])  # u1*u2: the window's other factors
+
+        def evaluate(values, upstream):
+            flat = jnp.ravel(_value_at(ref, values))
+            windows = jnp.where(index >= 0, flat[np.maximum(index, 0)], 1.0)
+            ones = jnp.ones(windows.shape[:-1] + (1,))
+            before = jnp.cumprod(jnp.concatenate([ones, windows[..., :-1]], -1), -1)
+            after = jnp.flip(jnp.cumprod(jnp.concatenate([ones, jnp.flip(windows, -1)[..., :-1]], -1), -1), -1)
+            g = jnp.reshape(upstream, index.shape[:-1] + (1,)) * before * after
+            return _sum_back(jnp.ravel(g), jnp.asarray(index.ravel()), size).reshape(shape)
+
+        latex = rf"{sp.latex(local)}\ \text{{(the other factors of each window)}}"
     else:
         local = sp.diff(sp.Max(*terms) if how == "max" else sp.Min(*terms), terms[0])
         fill = -jnp.inf if how == "max" else jnp.inf

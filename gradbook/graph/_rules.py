@@ -15,8 +15,8 @@ Four kinds of node:
   summed back along the same map.
 - scatter_add: x.at[i].add(u): x passes through (derivative 1), and each element of u is added
   to the one element the indices name (derivative 1), so its gradient is read back from there.
-- window: reduce_window sum/max/min and cumsum/cummax/cummin: each output element reduces a
-  window of input elements, found from the window's shape, strides, padding and dilations.
+- window: reduce_window sum/max/min and cumsum/cumprod/cummax/cummin: each output element
+  reduces a window of input elements, found from the window's shape, strides, padding and dilations.
 - conv: conv_general_dilated, written as patches of the input (an index map) times the kernel
   (a matrix product per feature group), so SymPy's matrix calculus gives both rules.
 - stop, data: stop_gradient and conversions to or from integers or booleans, argmax and
@@ -60,7 +60,7 @@ INDEX_MAPS = {"broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dim
               "concatenate", "stack", "pad", "rev", "dynamic_slice", "dynamic_update_slice",
               "gather", "scatter"}
 WINDOWS = {"reduce_window_sum": "sum", "reduce_window_max": "max", "reduce_window_min": "min",
-           "cumsum": "sum", "cummax": "max", "cummin": "min"}
+           "cumsum": "sum", "cummax": "max", "cummin": "min", "cumprod": "prod"}
 STRUCTURAL = {"dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max",
               "reduce_min": "max", "reduce_prod": "prod", "scatter-add": "scatter_add",
               "conv_general_dilated": "conv", "stop_gradient": "stop", "argmax": "data",
