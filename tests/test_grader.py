@@ -273,3 +273,16 @@ def test_a_tuple_answer_earns_credit_for_each_part_right():
     assert not feedback.passed and feedback.earned() == pytest.approx(2 / 3, abs=1e-4)
     assert feedback.message.startswith("2 of 3 parts right (∂/∂w, ∂/∂b).")
     assert check("kang.5.logreg", "(0*x, 0, 0*w)").earned() == 0.0
+
+
+def test_a_declared_mistake_that_is_the_right_answer_fails_the_declaration():
+    from gradbook import ClaimFailed
+    from gradbook.exercises._declare import exercise
+
+    declared = dict(of="-(y*log(yhat) + (1 - y)*log(1 - yhat))", wrt="s", answer="yhat - y",
+                    inputs={"s": "scalar", "y": "scalar in [0, 1]"},
+                    where={"sigma(t)": "1/(1 + exp(-t))", "yhat": "sigma(s)"},
+                    example={"s": 1.4, "y": 1.0})
+    exercise("kang.5.bce_logit", "task", mistakes={"y - yhat": "the sign"}, **declared)
+    with pytest.raises(ClaimFailed, match="the declared mistake sigma.s. - y is right"):
+        exercise("kang.5.bce_logit", "task", mistakes={"sigma(s) - y": "not a mistake"}, **declared)

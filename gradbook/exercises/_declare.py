@@ -83,7 +83,7 @@ def exercise(exercise_id: str, task: str, *, of: str, wrt, answer: str, inputs: 
                                   f"grader: {own.diagnosis}: {own.message}")
         parts.append("the derivation's own formula passes the grader")
     flipped = check(ex, _flipped(ex))
-    if flipped.passed or flipped.diagnosis != "flipped sign":
+    if flipped.passed or flipped.diagnosis not in ("flipped sign", EXPECTED_MISTAKE):
         fail(ex.claim, "jax", f"exercise {ex.id}: the grader does not diagnose a flipped sign "
                               f"({flipped.diagnosis})")
     parts.append("a flipped sign is rejected as such")
