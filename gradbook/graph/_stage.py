@@ -173,7 +173,8 @@ class _Stager:
         return carry + [self.glue(lambda *a: jnp.stack(a), y, line)[0] for y in ys]
 
     def while_loop(self, eqn, refs, line: str) -> list:
-        """lax.while_loop whose condition folds to a constant at every step: unrolled."""
+        """lax.while_loop: refused in one line, saying whether its number of steps depends on the
+        data (found by unrolling it while its condition folds to a constant)."""
         p = eqn.params
         cc, bc = p["cond_nconsts"], p["body_nconsts"]
         cconsts, bconsts, carry = refs[:cc], refs[cc:cc + bc], refs[cc + bc:]
@@ -185,8 +186,11 @@ class _Stager:
                                   "its number of steps depends on the data; loops whose trip count "
                                   "is known when traced (lax.scan, fori_loop with Python-int "
                                   "bounds) are unrolled")
-            if not bool(go.value):
-                return carry
+            if not bool(go.value):  # unrolled; but jax.grad cannot check a while loop
+                raise DeriveError(f"cannot derive the while loop made at {line or 'an unknown line'}: "
+                                  f"it runs {t} steps, but JAX has no reverse-mode derivative of "
+                                  "a while_loop to check the result against; write it as "
+                                  f"lax.fori_loop(0, {t}, ...) with Python-int bounds, or lax.scan")
             self.steps.append((f"while{self.loops}", t))
             carry = self.inline(p["body_jaxpr"], bconsts + carry, line)
             self.steps.pop()
