@@ -347,7 +347,7 @@ check_printed("kang.5.example", "∂L/∂x by jax.grad", jax_x, ["-0.0593", "0.1
 # `bce`, so the picture stays at the level of the derivation. Every edge carries its
 # forward value (green) and the gradient of $\mathcal L$ with respect to it (red), computed
 # by JAX; the ones the document prints are checked against it. Reading the red numbers from
-# right to left retraces the derivation: $-1.247$ arrives at $\hat y$, and the sigmoid's
+# the bottom up retraces the derivation: $-1.247$ arrives at $\hat y$, and the sigmoid's
 # operations turn it into $\hat y - y = -0.1978$ at $s$.
 
 # %% tags=["solution"]
