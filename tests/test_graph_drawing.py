@@ -1,7 +1,9 @@
 """Graphs drawn from the computation: the right nodes and edges, and the numbers JAX computes."""
 import re
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from gradbook import draw_graph, jnp, named
 
@@ -261,3 +263,25 @@ def test_values_take_the_names_their_lines_assign():
     graph = draw_graph(layer, jnp.eye(2), jnp.array([0.5, -0.5]))
     assert "h = [0.4621, -0.4621]" in texts(graph.svg)
     np.testing.assert_allclose(graph.grad("h"), 2 * graph.value("h"))
+
+
+NOTEBOOKS = sorted(Path(__file__).resolve().parents[1].glob("notebooks/**/*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_picture_in_a_built_notebook_shows_untrusted_and_fits_the_page(path):
+    import base64
+    import json
+
+    problems = []
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    for number, cell in enumerate(cells, 1):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/svg+xml" in data and "image/png" not in data:
+                problems.append(f"cell {number}: SVG without a PNG (blank when untrusted)")
+            if "image/png" in data:
+                width = png_size(base64.b64decode("".join(data["image/png"])))[0]
+                if width > 1000:
+                    problems.append(f"cell {number}: a picture {width} px wide")
+    assert problems == []
