@@ -178,6 +178,18 @@ def gru_cell_scan(Wz, Wh, h0, xs):  # a GRU over a short sequence, [x; h] concat
     return jnp.sum(h ** 2)
 
 
+def masked_mse(pred, target, mask):  # a boolean mask: data, chosen by
+    return jnp.sum(jnp.where(mask, (pred - target) ** 2, 0.0)) / jnp.sum(mask)
+
+
+def scatter_at_integer_input(x, u, index):  # x.at[i].add(u) with the indices an input
+    return jnp.sum(jnp.tanh(x.at[index].add(u)) ** 2)
+
+
+def slice_at_integer_input(x, start):
+    return jnp.sum(jax.lax.dynamic_slice(x, (start, 0), (2, 3)) ** 3)
+
+
 def iota_weighted(x):
     return jnp.sum(x * jax.lax.iota(np.float64, 3)) ** 2
 
@@ -226,6 +238,12 @@ LOSSES = {
     "gru_cell_scan": (gru_cell_scan, dict(Wz=normal(3, 5, scale=0.5), Wh=normal(3, 5, scale=0.5),
                                           h0=normal(3), xs=normal(3, 2)), {"concatenate", "logistic"}),
     "iota_weighted": (iota_weighted, dict(x=normal(3)), {"mul"}),
+    "masked_mse": (masked_mse, dict(pred=normal(5), target=normal(5),
+                                    mask=np.array([True, False, True, True, False])), {"where"}),
+    "scatter_at_integer_input": (scatter_at_integer_input, dict(x=normal(4, 2), u=normal(3, 2),
+                                                                index=np.array([3, 1, 3])), {"scatter-add"}),
+    "slice_at_integer_input": (slice_at_integer_input, dict(x=normal(4, 3), start=np.array(1)),
+                               {"dynamic_slice"}),
 }
 THROUGH_DERIVE = ("mlp_dict_integer_labels", "cnn_2d", "rnn_scan")
 
