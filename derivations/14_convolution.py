@@ -312,14 +312,19 @@ image_layer = {L: sum(G2[i, j] * Y2[i, j] for i in range(4) for j in range(4))}
 
 # %%
 prove_equal("conv.2d", derivative(L, X2), correlate_2d(pad_2d(G2, 0, 1), K2[::-1, ::-1]),
-            where=image_layer)
+            where=image_layer,
+            shown=r"\frac{\partial L}{\partial X} = \operatorname{corr}\big(G \text{ with a zero column "
+                  r"added on each side},\ K \text{ rotated by } 180^{\circ}\big)\quad"
+                  r"\text{(}X\ 3 \times 4,\ K\ 2 \times 3\text{)}")
 
 # %% [markdown]
 # and the kernel gradient, one entry per tap, each a sum over all 16 positions of the
 # kernel (those that meet padding contribute zero):
 
 # %%
-prove_equal("conv.2d", derivative(L, K2), correlate_2d(pad_2d(X2, 1, 1), G2), where=image_layer)
+prove_equal("conv.2d", derivative(L, K2), correlate_2d(pad_2d(X2, 1, 1), G2), where=image_layer,
+            shown=r"\frac{\partial L}{\partial K} = \operatorname{corr}\big(X \text{ with a border of "
+                  r"zeros},\ G\big)\quad\text{(}X\ 3 \times 4,\ K\ 2 \times 3\text{)}")
 
 # %% [markdown]
 # ### Against XLA's own convolution

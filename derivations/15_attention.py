@@ -200,7 +200,8 @@ with sp.evaluate(False):
     formula = sp.Matrix(2, 3, lambda i, c: A_23[i, c] * (
         Abar_23[i, c] - sp.Add(*[Abar_23[i, q] * A_23[i, q] for q in range(3)])))
 prove_equal("attn.softmax_backward", derivative(ell, S_23), formula, where=block,
-            lhs=r"\bar S")
+            lhs=r"\bar S", shown=r"\bar S = A \odot \big(\bar A - \operatorname{rowsum}(\bar A "
+                                r"\odot A)\big)\quad\text{(at size } 2 \times 3\text{)}")
 
 # %% [markdown]
 # Every row of $\bar S$ adds up to zero, $\sum_k a_k\bar a_k - \big(\sum_j \bar a_j a_j\big)
