@@ -56,3 +56,15 @@ def test_a_proof_can_show_the_identity_it_establishes(ledger):
     g, x = sp.symbols("g x")
     shown = prove_equal("kang.5.sigmoid", sp.Derivative(g * x, x), g, shown=r"\bar{G} X^{T}")
     assert r"\bar{G} X^{T}" in shown._repr_markdown_() and "entry by entry" in repr(shown)
+
+
+def test_a_long_first_expression_is_broken_too(ledger):
+    from gradbook.checks._symbolic import WIDE, _visible
+
+    xs = sp.symbols("x_{1:41}")
+    with sp.evaluate(False):
+        total = sp.Add(sp.Add(*[3 * x for x in xs]), sp.Add(*[-3 * x for x in xs]))
+    shown = prove_equal("kang.5.sigmoid", total, 0, box=False)._repr_markdown_()
+    lines = shown.split("$$")[1].split("\\\\")
+    assert len(lines) > 3 and all(_visible(line) <= WIDE + 10 for line in lines)
+    assert lines[-1].strip().startswith("&= 0")

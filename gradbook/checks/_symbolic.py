@@ -266,10 +266,15 @@ def _chain_latex(exprs, whys, lhs, box) -> str:
         if whys[0]:
             raise ValueError("the first expression has nothing before it to justify; "
                              "use lhs=... to name what it equals")
-        lhs, terms, notes = "".join(terms[0]), terms[1:], notes[1:]
+        lhs, terms, notes = terms[0], terms[1:], notes[1:]
     lines = []
+    if isinstance(lhs, list) and len(lhs) > 1:  # a long first expression: all on the right
+        lines = [f"& {lhs[0]}"] + [rf"&\quad {piece}" for piece in lhs[1:]]
+        lhs = ""
+    elif isinstance(lhs, list):
+        lhs = lhs[0]
     for k, (pieces, note) in enumerate(zip(terms, notes)):
-        head = f"{lhs} &= " if k == 0 else "&= "
+        head = f"{lhs} &= " if k == 0 and lhs else "&= "
         lines.append(f"{head}{pieces[0]}{note}")
         lines += [rf"&\quad {piece}" for piece in pieces[1:]]
     return r"\begin{aligned}" + " \\\\\n".join(lines) + r"\end{aligned}"
@@ -290,7 +295,7 @@ def _term_latex(expr) -> list[str]:
         return [text]
     if isinstance(expr, sp.Add):
         pieces, line = [], ""
-        for arg in expr.args:
+        for arg in _summands(expr):
             t = latex(arg)
             t = t if line == "" and not pieces else (f"- {t[1:].lstrip()}" if t.startswith("-")
                                                     else f"+ {t}")
@@ -300,6 +305,11 @@ def _term_latex(expr) -> list[str]:
             line = f"{line} {t}".strip()
         return pieces + [line]
     return [text]
+
+
+def _summands(expr) -> list:
+    """The terms of a sum, a sum written inside it (unevaluated) opened up in place."""
+    return [t for arg in expr.args for t in (_summands(arg) if isinstance(arg, sp.Add) else [arg])]
 
 
 def _visible(tex: str) -> int:
