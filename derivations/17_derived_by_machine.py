@@ -211,8 +211,9 @@ for name, value in hand.items():
 # outputs at seeded random points. Its check of the whole chain, Steps 2 to 5 (claim
 # `deriv.layer1`), draws its points from a generator seeded by that claim id; the first of
 # them, with labels $y = (0, 1)$ so that both terms of the cross-entropy take part, is
-# the worked example here. The drawing is wide, since every edge carries a vector of up to
-# four numbers, but each label stays legible, so it is kept.
+# the worked example here. Every edge carries a vector of up to four numbers, too wide to
+# draw left to right, so the drawing runs top to bottom; $x$ and $y$ are not differentiated
+# and carry no gradient.
 
 # %%
 def two_layer_point(rng):
