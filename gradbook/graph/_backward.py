@@ -320,7 +320,8 @@ def _copy(node: Node, staged: Staged, rules) -> NodeRule:
         return jnp.where(jnp.isnan(ids), 0, ids).astype(jnp.int64) - 1  # -1: a constant element
 
     static = all(isinstance(r, Constant) for k, r in enumerate(refs) if k not in moved)
-    fixed = np.asarray(index_map({})) if static else None  # indices known now: one map for all points
+    # indices known now: one map for all points (compiled as one: op by op is a dispatch each)
+    fixed = np.asarray(jax.jit(index_map)({})) if static else None
 
     def back(k):
         def evaluate(values, upstream):

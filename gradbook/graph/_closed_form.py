@@ -168,9 +168,9 @@ def prove_dot_rules(claim, staged, rules) -> None:
                            if m.name == sp.latex(symbol(local.input)))
             g = next(m for m in local_expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
             explicit = {m: _explicit(m) for m in product.atoms(sp.MatrixSymbol) | {g}}
-            objective = (explicit[g].T * product.xreplace(explicit).as_explicit()).trace()
+            objective = (explicit[g].T * _multiplied_out(product.xreplace(explicit))).trace()
             derivatives = explicit[operand].applyfunc(lambda e: sp.Derivative(objective, e))
-            claimed = local_expr.xreplace(explicit).as_explicit()
+            claimed = _multiplied_out(local_expr.xreplace(explicit))
             prove_equal(claim, derivatives, sp.Matrix(claimed), box=False,
                         shown=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}} = {local.latex}\quad\text{{(entry by entry at sizes }}{_sizes(shapes)})",
                         lhs=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}"
@@ -186,6 +186,13 @@ def _form(product, derived: list[str]) -> str:
         if isinstance(e, sp.MatrixSymbol) and e not in names:
             names[e] = sp.MatrixSymbol(f"M{len(names)}{'*' if e.name in derived else ''}", *e.shape)
     return sp.srepr(product.xreplace(names))
+
+
+def _multiplied_out(expr):
+    """A product of explicit matrices as one explicit matrix (as_explicit() would build each
+    entry as a symbolic sum and evaluate it: seconds per product)."""
+    done = expr.doit()
+    return done if isinstance(done, sp.MatrixBase) else expr.as_explicit()
 
 
 def _explicit(m):

@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from .._display import Result, show
-from .._float64 import jax, jnp
+from .._float64 import jax
 from ..checks._ledger import active_ledger, fail, record
 from ..checks._numeric import check_gradient
 from ..checks._printed import check_printed
@@ -93,8 +93,9 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
     wrt = _wrt(f, flat, wrt)
     claim = _claim(claim, f, staged, printed)
     rules = derive_rules(staged)
-    example = {n: jnp.asarray(v) for n, v in flat.by_name().items()}
-    values, (grads, branches), sizes, theirs = jax.jit(lambda a: at_example(staged, rules, a))(example)
+    example = flat.by_name()
+    compute = jax.jit(lambda a: at_example(staged, rules, a))  # compiled once, used at every point
+    values, (grads, branches), sizes, theirs = compute(example)
     section = Section(f"Derived by machine: {f.__name__}")
     section.markdown(f"#### The forward function\n\n```python\n{_source(f)}\n```")
     section.flush()
@@ -121,14 +122,10 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
         show(array_closed_form(staged, rules, wrt))
         prove_dot_rules(claim, staged, rules)
     workbook = Workbook(staged, rules, values, grads, branches, closed)
-    _check_closed_form(claim, flat.function, staged, rules, values, example, wrt, points, sample)
+    _check_closed_form(claim, flat.function, staged, rules, values, example, wrt, points, sample,
+                       compute)
     _check_printed(claim, workbook, printed or {})
     return workbook
-
-
-def _both(staged, rules, args):
-    values = forward(staged, args)
-    return values, backward(staged, rules, values)
 
 
 def at_example(staged, rules, args):
@@ -218,21 +215,26 @@ def node_disagreement(staged, grads, branches, sizes, theirs) -> str | None:
     return None
 
 
-def _check_closed_form(claim, f, staged, rules, values, example, wrt, points, sample) -> None:
-    """The node-by-node backward pass, as a function, against jax.grad and finite differences."""
+def _check_closed_form(claim, f, staged, rules, values, example, wrt, points, sample,
+                       compute) -> None:
+    """The node-by-node backward pass, as a function, against jax.grad and finite differences.
+
+    `compute` is at_example compiled: the points share the example's shapes, so the claimed
+    gradient and the sizes of its terms come from the one compilation.
+    """
+    def gradients_and_sizes(args):
+        _, (grads, _), sizes, _ = compute(dict(zip(staged.inputs, args)))
+        return ([grads.get(w, np.zeros(staged[w].shape)) for w in wrt],
+                [sizes.get(w, np.zeros(staged[w].shape)) for w in wrt])
 
     def claimed(*args):
-        at_point, (grads, _) = _both(staged, rules, dict(zip(staged.inputs, args)))
-        return tuple(grads.get(w, jnp.zeros_like(at_point[w])) for w in wrt)
+        return tuple(gradients_and_sizes(args)[0])
 
     def magnitude(*args):
-        at_point = forward(staged, dict(zip(staged.inputs, args)))
-        sizes = magnitudes(staged, rules, at_point)
-        return tuple(sizes.get(w, jnp.zeros_like(at_point[w])) for w in wrt)
+        return tuple(gradients_and_sizes(args)[1])
 
     example = tuple(example.values())
     draw = sample or (lambda rng: tuple(_near(np.asarray(a), rng) for a in example))
-    claimed, magnitude = jax.jit(claimed), jax.jit(magnitude)  # one compile for all the points
     positions = tuple(staged.inputs.index(w) for w in wrt)
     common = dict(wrt=positions, names=tuple(wrt), sample=draw, magnitude=magnitude)
     if not _on_a_kink(rules, values):
@@ -252,9 +254,9 @@ def _near(a, rng):
     domains (log of a positive) are kept, and zeros moved by 0.1·N(0,1), off any kink there.
     Integer and boolean inputs (labels, indices) are data: kept as they are."""
     if not np.issubdtype(a.dtype, np.floating):
-        return jnp.asarray(a)
+        return a
     scaled = a * np.exp(0.2 * rng.standard_normal(a.shape))
-    return jnp.asarray(np.where(a == 0, 0.1 * rng.standard_normal(a.shape), scaled))
+    return np.where(a == 0, 0.1 * rng.standard_normal(a.shape), scaled)
 
 
 def _on_a_kink(rules, values) -> bool:

@@ -48,7 +48,7 @@ def flatten_example(f, at: dict) -> Example:
         raise DeriveError(f"the example does not match {f.__name__}{tuple(params)}: "
                           + "; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
                                                     extra and f"unknown {', '.join(extra)}"])))
-    pairs, treedef = jax.tree_util.tree_flatten_with_path([at[p] for p in params])
+    pairs, treedef = jax.tree_util.tree_flatten_with_path([_numbers_as_array(at[p]) for p in params])
     names, values = [], []
     for path, leaf in pairs:
         names.append(params[path[0].idx] + "".join(_part(k) for k in path[1:]))
@@ -79,6 +79,22 @@ def trace(example: Example):
     except Exception as error:  # the user's code failed at the example: say where, in one line
         raise DeriveError(f"{example.function.__name__} fails at the example"
                           f"{_user_frame(error)}: {one_line(error)}") from None
+
+
+def _numbers_as_array(value):
+    """A (nested) list of plain numbers, `w=[0.3, -0.7]`, is one array, as the README and the
+    CLI's --at write vectors; lists and tuples that hold arrays or dicts stay pytrees."""
+    def numbers(v):
+        if isinstance(v, list):
+            return all(numbers(x) for x in v)
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if isinstance(value, list) and value and numbers(value):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except ValueError:  # ragged: leave it a pytree
+            return value
+    return value
 
 
 def one_line(error: BaseException) -> str:

@@ -170,14 +170,20 @@ def _op_label(eqn) -> str:
 
 
 def _forward(closed, args) -> dict:
-    """Every variable's value, from evaluating the jaxpr one equation at a time."""
+    """Every variable's value, from evaluating the jaxpr one equation at a time (compiled
+    once as a whole: one equation at a time eagerly costs a dispatch each)."""
     jaxpr = closed.jaxpr
-    env = dict(zip(jaxpr.constvars, closed.consts))
-    env.update(zip(jaxpr.invars, args))
-    for eqn in jaxpr.eqns:
-        outs = _bind(eqn, [v.val if _is_literal(v) else env[v] for v in eqn.invars])
-        env.update(zip(eqn.outvars, outs))
-    return env
+    order = list(jaxpr.constvars) + list(jaxpr.invars) + [v for e in jaxpr.eqns for v in e.outvars]
+
+    def run(args):
+        env = dict(zip(jaxpr.constvars, closed.consts))
+        env.update(zip(jaxpr.invars, args))
+        for eqn in jaxpr.eqns:
+            outs = _bind(eqn, [v.val if _is_literal(v) else env[v] for v in eqn.invars])
+            env.update(zip(eqn.outvars, outs))
+        return [env[v] for v in order]
+
+    return dict(zip(order, jax.jit(run)(list(args))))
 
 
 def _gradients(closed, args, alias, env0):
@@ -186,8 +192,8 @@ def _gradients(closed, args, alias, env0):
     env0 holds the forward values from _forward, which give the perturbations their shapes.
     """
     jaxpr = closed.jaxpr
-    at_def = {v: jnp.zeros_like(x) for v, x in env0.items() if v not in alias and _real(x)}
-    at_use = {(i, j): jnp.zeros_like(env0[v])
+    at_def = {v: np.zeros(np.shape(x)) for v, x in env0.items() if v not in alias and _real(x)}
+    at_use = {(i, j): np.zeros(np.shape(env0[v]))
               for i, e in enumerate(jaxpr.eqns) if not _is_alias(e)
               for j, v in enumerate(e.invars) if not _is_literal(v) and _real(env0[v])}
 
@@ -205,9 +211,9 @@ def _gradients(closed, args, alias, env0):
         return env[jaxpr.outvars[0]]
 
     keys_def, keys_use = list(at_def), list(at_use)
-    g_def, g_use = jax.grad(
+    g_def, g_use = jax.jit(jax.grad(  # compiled once: eagerly, each equation is a dispatch
         lambda d, u: perturbed(dict(zip(keys_def, d)), dict(zip(keys_use, u))),
-        argnums=(0, 1))([at_def[k] for k in keys_def], [at_use[k] for k in keys_use])
+        argnums=(0, 1)))([at_def[k] for k in keys_def], [at_use[k] for k in keys_use])
     by_var = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_def, g_def)}
     by_var.update({v: by_var[a] for v, a in alias.items() if a in by_var})
     by_use = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_use, g_use)}
