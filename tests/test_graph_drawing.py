@@ -265,10 +265,11 @@ def test_values_take_the_names_their_lines_assign():
     np.testing.assert_allclose(graph.grad("h"), 2 * graph.value("h"))
 
 
-NOTEBOOKS = sorted(Path(__file__).resolve().parents[1].glob("notebooks/**/*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(ROOT.glob("notebooks/**/*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
 def test_every_picture_in_a_built_notebook_shows_untrusted_and_fits_the_page(path):
     import base64
     import json

@@ -7,7 +7,8 @@ import pytest
 from gradbook._mathcheck import formulas, latex_problems
 from gradbook._notation import constant_latex, tidy, tidy_markdown
 
-NOTEBOOKS = sorted(Path(__file__).resolve().parents[1].glob("notebooks/**/*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(ROOT.glob("notebooks/**/*.ipynb"))
 
 
 @pytest.mark.parametrize("tex, problem", [
@@ -74,7 +75,7 @@ def _notebook_formulas(path):
                 yield number, tex
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
 def test_every_formula_in_a_built_notebook_renders(path):
     try:  # the converter the book renders with, where it is installed, as a second reader
         from gradbook.book._math import to_mathml as convert
