@@ -5,8 +5,8 @@
 - a bar over anything but a single letter spans all of it: \\overline{y_{pred}},
   \\overline{\\hat{x}} (a \\bar over a hat merges with it, so the gradient of x̂ looked like x̂);
 - constants SymPy writes as floating-point noise are written as the number they stand for:
-  1.0000000000000001 \\cdot 10^{-5} is 10^{-5}, 0.70710678118654748 is 1/\\sqrt{2}, and
-  \\frac{v}{100000} is 10^{-5} v.
+  1.0000000000000001 \\cdot 10^{-5} is 10^{-5}, 0.70710678118654748 is 1/\\sqrt{2},
+  \\frac{v}{100000} is 10^{-5} v, and \\frac{1767766952966369 v}{2500000000000000} is 1/\\sqrt{2} v.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import re
 _GROUP = r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}"  # a {group}, nested up to three deep
 _DOUBLE_SUB = re.compile(r"_\{([^{}]*)\}_" + r"(?:\{([^{}]*)\}|([A-Za-z0-9]))")
 _POWER_OF_TEN = re.compile(r"\\frac" + _GROUP + r"\{(10000+)\}")  # \frac{v}{100000}: 10^{-5} v
+_LONG_FRACTION = re.compile(r"\\frac" + _GROUP + r"\{(\d{6,})\}")  # a float's exact fraction
 _BAR = re.compile(r"\\bar" + _GROUP)
 _FLOAT = re.compile(r"(?<![\d.])(\d+\.\d{8,})(?:\s*\\cdot\s*10\^\{(-?\d+)\})?")
 
@@ -23,10 +24,22 @@ _FLOAT = re.compile(r"(?<![\d.])(\d+\.\d{8,})(?:\s*\\cdot\s*10\^\{(-?\d+)\})?")
 def tidy(tex: str) -> str:
     """LaTeX in gradbook's one notation (see the module docstring)."""
     tex = _DOUBLE_SUB.sub(lambda m: f"_{{{m.group(1)},{m.group(2) or m.group(3)}}}", tex)
+    tex = _LONG_FRACTION.sub(_long_fraction, tex)
     tex = _POWER_OF_TEN.sub(lambda m: rf"10^{{-{len(m.group(2)) - 1}}}"
                             + ("" if m.group(1) == "1" else f" {m.group(1)}"), tex)
     tex = _BAR.sub(_bar, tex)
     return _FLOAT.sub(_constant, tex)
+
+
+def _long_fraction(m: re.Match) -> str:
+    """\\frac{1767766952966369 v}{2500000000000000} (a float made a fraction) as 1/√2 v."""
+    number = re.match(r"(\d+)\s*(.*)", m.group(1), re.S)
+    if number is None:
+        return m.group(0)
+    latex = constant_latex(int(number.group(1)) / int(m.group(2)))
+    if latex is None:
+        return m.group(0)
+    return f"{latex} {number.group(2)}".strip()
 
 
 def _bar(m: re.Match) -> str:

@@ -91,3 +91,9 @@ def test_every_formula_in_a_built_notebook_renders(path):
                 problems = [f"the book's converter: {error}"]
         refused += [f"cell {cell}: {p} in {tex[:80]!r}" for p in problems]
     assert refused == []
+
+
+def test_a_float_made_an_exact_fraction_is_written_as_its_constant():
+    assert tidy(r"f = \frac{1767766952966369 v_{8}}{2500000000000000}") == r"f = \frac{1}{\sqrt{2}} v_{8}"
+    assert tidy(r"\frac{3 x}{100000}") == r"3 \cdot 10^{-5} x"
+    assert tidy(r"\frac{12 x}{7}") == r"\frac{12 x}{7}"  # a small fraction stays as written
