@@ -176,7 +176,8 @@ def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown
                      f"{count} rows (click to open)</summary>", ""]
         rows += ["", "</details>"]
     fans = {name: parts for name, parts in branches.items()
-            if len(parts) > 1 and name in view.fed and name not in view.folded}
+            if len(parts) > 1 and name in view.fed and name not in view.folded
+            and name not in hidden}
     if fans:
         rows += ["", "Where a value is used more than once, its gradient is the sum of its branches:",
                  ""] + [_fan_out(name, parts, view) for name, parts in fans.items()]
