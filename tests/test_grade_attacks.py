@@ -5,10 +5,10 @@ import json
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from gradbook.exercises._cli import grade_main
 from gradbook.exercises._generate import NOTEBOOKS
+from gradbook.exercises._sandbox import namespaces_work
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,11 +53,10 @@ def _forge(info):
 get_ipython().events.register("pre_run_cell", _forge)
 """
 REPORT_HOOK = """\
-import glob
 def _write_reports(result):
-    for folder in ["{out}", "{out}/.."]:
+    for name in ["forged", "04_logistic_regression"]:
         try:
-            open(folder + "/forged.grade.json", "w").write('{{"score": 3}}')
+            open("{out}/" + name + ".grade.json", "w").write('{{"score": 3}}')
         except OSError:
             pass
 get_ipython().events.register("post_run_cell", _write_reports)
@@ -69,11 +68,13 @@ def test_the_issues_two_attacks_and_a_report_writing_hook_score_nothing(tmp_path
                       {"kang.5.bce_yhat": "answer = '0'", "kang.5.bce_logit": "answer = 'yhat - y'",
                        "kang.5.logreg": "answer = ('0', '0', '0')"},
                       [PATCH_CHECK, GRADE_HOOK, REPORT_HOOK.format(out=tmp_path / "out")])
-    report = graded(tmp_path, path)
+    (tmp_path / "out").mkdir()
+    report = graded(tmp_path, path)  # the grader's report, written after the kernel has ended
     assert [r["passed"] for r in report["exercises"]] == [False, True, False], report
+    assert report["score"] == 1
     assert any("claimed a grade" in n for n in report["notes"]), report["notes"]
-    assert not (tmp_path / "out" / "forged.grade.json").exists()
-    assert not (tmp_path / "forged.grade.json").exists()
+    if namespaces_work():  # the teacher's folders are out of the kernel's reach altogether
+        assert not (tmp_path / "out" / "forged.grade.json").exists()
 
 
 SYS_MODULES = """\
