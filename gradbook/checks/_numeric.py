@@ -10,6 +10,7 @@ from .._display import Result
 from ._finite_diff import fd_jacobian
 from .._float64 import jax, jnp
 from ._ledger import fail, record
+from ._residual import residual
 from ._tolerance import autodiff_bound, autodiff_bound_summed, fd_bound
 
 
@@ -111,7 +112,7 @@ def check_close(claim: str, kind: str, label: str, reference, claimed) -> Result
         fail(claim, kind, f"{label}: shapes differ, {c.shape} against {r.shape}")
     err, bound = float(np.max(np.abs(c - r), initial=0.0)), autodiff_bound(c, r)
     passed = err <= bound
-    detail = (f"{label} agree (largest |Δ| {err:.1e}, allowed {bound:.1e})" if passed else
+    detail = (f"{label} agree ({residual(err, bound)})" if passed else
               f"{label}: claimed {_short(c)} but reference {_short(r)} (largest |Δ| {err:.3g})")
     return Result([record(claim, kind, passed, detail)])
 
@@ -198,7 +199,7 @@ def _compare(mine, theirs, names, where, bound_rule):
 def _record(claim, kind, what, worst, where_all, prefix):
     ratio, message, err, bound = worst
     if ratio <= 1:
-        detail = f"{prefix}matches {what} at {where_all}; largest |Δ| {err:.1e} (allowed {bound:.1e})"
+        detail = f"{prefix}matches {what} at {where_all}; {residual(err, bound)}"
         return record(claim, kind, True, detail)
     fail(claim, kind, f"{prefix}differs from {what} {message}")
 
