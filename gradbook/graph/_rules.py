@@ -67,9 +67,9 @@ STRUCTURAL = {"dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max",
               "argmin": "data", "convert_element_type": "convert",
               **{p: "copy" for p in INDEX_MAPS},
               **{p: "window" for p in WINDOWS}}
-# Handled while staging: iota is folded to a constant, calls are inlined, loops unrolled.
-STAGED = {"iota", "convert_element_type", "custom_jvp_call", "custom_vjp_call", "scan", "cond",
-          "while"}
+# Handled while staging: iota is folded to a constant, calls are inlined, scans unrolled, a
+# cond's branch taken (a while loop is refused: JAX cannot check it in reverse mode).
+STAGED = {"iota", "convert_element_type", "custom_jvp_call", "custom_vjp_call", "scan", "cond"}
 SUPPORTED = set(SCALAR) | {"select_n"} | set(STRUCTURAL) | STAGED
 # Functions whose own derivative rule sets the slope at a kink differently from SymPy's
 # Heaviside(0) = 1/2: jax.nn.relu has slope 0 at 0 (notebook 06 states this convention).
