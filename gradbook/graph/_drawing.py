@@ -20,6 +20,7 @@ from ._trace import _assign_layers as assign_layers
 VALUE, GRADIENT, FILL = "#1a7f37", "#cf222e", "#f6f8fa"
 SHAPE_ONLY = {"broadcast_in_dim", "reshape", "squeeze", "expand_dims"}  # drawn through
 ROW, MARGIN, CHAR = 96, 24, 7.2  # row spacing, margin, and the width of one 12px character
+BOLD_CHAR = 8.6  # the width of one character of a node's 14px bold label
 ARCH = 70  # how far an edge arches above the straight line to clear a node in its way
 
 
@@ -261,7 +262,7 @@ def _positions(traced: TracedGraph, columns: list[float]) -> dict[str, tuple[flo
 def _half_width(node) -> float:
     if node.kind == "copy":
         return 4.0
-    return max(18.0, CHAR * len(node.label) / 2 + 10)
+    return max(18.0, BOLD_CHAR * len(node.label) / 2 + 10)
 
 
 def draw_node(canvas: Canvas, node, x: float, y: float) -> None:
