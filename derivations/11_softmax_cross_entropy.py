@@ -1,4 +1,4 @@
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # # 11 · Softmax and the cross-entropy loss
 #
 # A classifier with $n$ classes ends in a vector of scores (logits) $z \in \mathbb R^n$. The
@@ -51,25 +51,25 @@ check_printed("softmax.forward", "p = softmax(2, 1, 0.1)", p_example,
               ["0.6590", "0.2424", "0.0986"])
 p_example
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # That the entries add up to one SymPy proves for $n = 2, \dots, 5$ classes with explicit
 # symbols $z_1, \dots, z_n$. (For a symbolic $n$ the two sums, $\sum_i e^{z_i}$ on top and
 # $\sum_l e^{z_l}$ below, differ only in the name of their index, and SymPy does not identify
 # them; with explicit sizes there is nothing to rename.)
 
-# %%
+# %% tags=["solution"]
 for n_classes in range(2, 6):
     z_n = sp.symbols(f"z1:{n_classes + 1}", real=True)
     exps = [sp.exp(zi) for zi in z_n]
     prove_equal("softmax.forward", sp.Add(*[e / sp.Add(*exps) for e in exps]), 1, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Adding the same constant $c$ to every logit multiplies the numerator and every term of the
 # denominator by $e^{c}$, which cancels. This holds for any number of classes, so here the size
 # $n$ and the indices stay symbolic. The invariance is what the log-sum-exp trick at the end of
 # this notebook relies on.
 
-# %%
+# %% tags=["solution"]
 n = sp.symbols("n", integer=True, positive=True)
 i, k, l = sp.symbols("i k l", integer=True, positive=True)
 c = sp.symbols("c", real=True)
@@ -85,7 +85,7 @@ with sp.evaluate(False):
     ]
 prove_chain("softmax.forward", *shift)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The Jacobian, one entry at a time, for every $n$
 #
 # The probability $p_i$ depends on every logit, through the denominator. Differentiating
@@ -101,7 +101,7 @@ prove_chain("softmax.forward", *shift)
 # $k$ lies in $1, \dots, n$ by writing $n = k + s$ with $s \ge 0$ (`where=`); the displayed
 # names $p_i$, $p_k$ are replaced by their definitions before each step is proven.
 
-# %%
+# %% tags=["solution"]
 s = sp.symbols("s", integer=True, nonnegative=True)
 p = sp.IndexedBase("p")
 probabilities = {p[i]: sp.exp(z[i]) / S, p[k]: sp.exp(z[k]) / S}
@@ -117,7 +117,7 @@ with sp.evaluate(False):
     ]
 prove_chain("softmax.jacobian", *jacobian_entry, where={**probabilities, n: k + s})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The same result as a matrix
 #
 # Entry $(i, k)$ of $\operatorname{diag}(p)$ is $p_i\delta_{ik}$ and entry $(i, k)$ of the outer
@@ -130,7 +130,7 @@ prove_chain("softmax.jacobian", *jacobian_entry, where={**probabilities, n: k + 
 # side is the matrix of derivatives of the actual softmax, the right side is built from $p$
 # alone.
 
-# %%
+# %% tags=["solution"]
 for n_classes in range(2, 6):
     z_n = sp.Matrix(sp.symbols(f"z1:{n_classes + 1}", real=True))
     p_n = sp.Matrix(sp.symbols(f"p1:{n_classes + 1}", positive=True))
@@ -141,7 +141,7 @@ for n_classes in range(2, 6):
                 where={p_n[r]: exps[r] / sum(exps) for r in range(n_classes)},
                 lhs=r"\frac{\partial p}{\partial z}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Two properties can be read off. The matrix is symmetric. And each of its rows adds up to
 # $p_i - p_i\sum_k p_k = 0$: moving every logit by the same amount changes nothing, as shown
 # above, so the derivative in the direction $(1, \dots, 1)$ is zero.
@@ -150,7 +150,7 @@ for n_classes in range(2, 6):
 # decimals. The formula agrees with `jax.jacobian` of the softmax and with central differences
 # there and at seeded random logits:
 
-# %%
+# %% tags=["solution"]
 def softmax_jacobian(z):
     p = softmax(z)
     return jnp.diag(p) - jnp.outer(p, p)
@@ -161,7 +161,22 @@ check_jacobian("softmax.jacobian", softmax, softmax_jacobian, at=(z_example,),
 check_printed("softmax.jacobian", "first row of ∂p/∂z at z = (2, 1, 0.1)",
               softmax_jacobian(z_example)[0], ["0.2247", "-0.1598", "-0.0650"])
 
-# %% [markdown]
+# %%
+exercise("softmax.jacobian.matrix",
+         r"The softmax maps logits $z \in \mathbb R^n$ to probabilities "
+         r"$p_i = e^{z_i} / \sum_l e^{z_l}$. Find its Jacobian $\partial p/\partial z$, an "
+         r"$n \times n$ matrix, written with $p$.",
+         of="exp(z)/sum(exp(z))", wrt="z", kind="jacobian", answer="diag(p) - outer(p, p)",
+         inputs={"z": "n"}, sizes={"n": 3}, where={"p": "exp(z)/sum(exp(z))"},
+         example={"z": [2.0, 1.0, 0.1]},
+         mistakes={"diag(p)": "Only the diagonal: every probability depends on every logit "
+                              "through the shared denominator, which adds a term to each entry.",
+                   "diag(p*(1 - p))": "This treats the softmax as a sigmoid on each entry; the "
+                                      "shared denominator adds a term off the diagonal too."},
+         spellings=[r"\operatorname{diag}(p) - p p^{\mathsf T}", "jnp.diag(p) - jnp.outer(p, p)"],
+         same_as=softmax_jacobian)
+
+# %% [markdown] tags=["solution"]
 # ## A common mistake: keeping only the diagonal
 #
 # Treating the softmax like an elementwise function (a sigmoid on each entry, as in notebook 03)
@@ -171,19 +186,19 @@ check_printed("softmax.jacobian", "first row of ∂p/∂z at z = (2, 1, 0.1)",
 # $\operatorname{diag}(p)$ do not add up to zero, so it cannot be right; the checks see it at
 # once:
 
-# %%
+# %% tags=["solution"]
 with rejects("softmax.jacobian", "∂p/∂z = diag(p), without the −p pᵀ term"):
     check_jacobian("softmax.jacobian", softmax, lambda z: jnp.diag(softmax(z)),
                    at=(z_example,), at_label="z = (2, 1, 0.1)")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The cross-entropy, rewritten through the logits
 #
 # Take the logarithm of $p_i = e^{z_i}/S$ first: the log of a quotient is a difference, and the
 # log of $e^{z_i}$ is $z_i$. So $\log p_i = z_i - \log S$, and the loss becomes a linear term in
 # the logits plus the log of the sum:
 
-# %%
+# %% tags=["solution"]
 y = sp.IndexedBase("y", shape=(n,), real=True)
 loss = -sp.Sum(y[i] * sp.log(sp.exp(z[i]) / S), (i, 1, n))
 with sp.evaluate(False):  # the summands as written; the sums are built outside
@@ -195,7 +210,7 @@ with sp.evaluate(False):
     rewritten = [loss, (loss_through_logits, r"$\log p_i = z_i - \log S$")]
 prove_chain("softmax.xent_condition", *rewritten, lhs=r"\mathcal{L}", box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Its gradient, for any targets
 #
 # Differentiate term by term with respect to $z_k$. The linear part gives $\delta_{ik}$; the
@@ -203,7 +218,7 @@ prove_chain("softmax.xent_condition", *rewritten, lhs=r"\mathcal{L}", box=False)
 # only $y_k$ from the first sum, while $p_k$ leaves the second one as a common factor. With the
 # number of classes symbolic:
 
-# %%
+# %% tags=["solution"]
 sum_y = sp.Sum(y[i], (i, 1, n))
 term_by_term = -sp.Sum(differentiated, (i, 1, n))
 with sp.evaluate(False):
@@ -215,23 +230,23 @@ with sp.evaluate(False):
     ]
 prove_chain("softmax.xent_condition", *general, where={**probabilities, n: k + s})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # So in general $\partial\mathcal L/\partial z = p \sum_i y_i - y$. The familiar $p - y$ is the
 # special case in which the targets add up to one, as they do for a one-hot label or any
 # probability distribution over the classes. Under that condition, $\sum_i y_i = 1$:
 
-# %%
+# %% tags=["solution"]
 with sp.evaluate(False):
     general_form = p[k] * sum_y - y[k]
 prove_equal("softmax.xent_grad", general_form, p[k] - y[k], where={sum_y: 1},
             lhs=r"\frac{\partial \mathcal{L}}{\partial z_k}\Big|_{\sum_i y_i = 1}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The same result without assuming anything about a sum: for three classes with the constraint
 # built into the targets, $y_3 = 1 - y_1 - y_2$, SymPy differentiates the full loss, with the
 # names $\mathcal L$ and $p_i$ replaced by their definitions, and gets $p - y$ entry by entry.
 
-# %%
+# %% tags=["solution"]
 z3 = sp.Matrix(sp.symbols("z1:4", real=True))
 p3 = sp.Matrix(sp.symbols("p1:4", positive=True))
 y1, y2 = sp.symbols("y1 y2", real=True)
@@ -245,14 +260,14 @@ with sp.evaluate(False):
 prove_equal("softmax.xent_grad", derivative(L3, z3), p_minus_y, where=three_classes,
             lhs=r"\frac{\partial \mathcal{L}}{\partial z}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The gradient can also be reached through the Jacobian of the first part, as a
 # vector-Jacobian product (notebook 05): $\partial\mathcal L/\partial p = -y/p$ entry by entry,
 # and $(\operatorname{diag}(p) - p p^{\mathsf T})^{\mathsf T}(-y/p) = -y + p\sum_i y_i$. SymPy
 # confirms it for four classes with free symbols $p_i$ and $y_i$; no condition on either sum is
 # used here.
 
-# %%
+# %% tags=["solution"]
 p4 = sp.Matrix(sp.symbols("p1:5", positive=True))
 y4 = sp.Matrix(sp.symbols("y1:5", real=True))
 dL_dp = sp.Matrix([-yi / pi for yi, pi in zip(y4, p4)])
@@ -262,7 +277,7 @@ prove_chain("softmax.xent_condition", *via_jacobian,
             lhs=r"\left(\frac{\partial p}{\partial z}\right)^{\mathsf T}"
                 r"\frac{\partial \mathcal{L}}{\partial p}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The machine's check of $p - y$
 #
 # At the worked example, with the first class as the label, $y = (1, 0, 0)$, the loss is
@@ -272,7 +287,7 @@ prove_chain("softmax.xent_condition", *via_jacobian,
 # differences, there and at seeded random logits with random target distributions (drawn from a
 # Dirichlet distribution, so that they are positive and add up to one).
 
-# %%
+# %% tags=["solution"]
 def cross_entropy(z, y):
     return -jnp.sum(y * jnp.log(softmax(z)))
 
@@ -291,7 +306,22 @@ check_printed("softmax.xent_grad", "L at the worked example",
 check_printed("softmax.xent_grad", "p − y at the worked example",
               xent_gradient(z_example, y_example), ["-0.3410", "0.2424", "0.0986"])
 
-# %% [markdown]
+# %%
+exercise("softmax.xent_grad.z",
+         r"The targets $y$ are a probability distribution over the $n$ classes (here made from "
+         r"positive weights $t$ as $y = t / \sum_i t_i$), and the loss is the cross-entropy "
+         r"$\mathcal L = -\sum_i y_i \log p_i$ of the softmax $p$ of the logits $z$. Find "
+         r"$\partial \mathcal L / \partial z$ in its simplest form.",
+         of="-sum(y*log(p))", wrt="z", answer="p - y",
+         inputs={"z": "n", "t": "n in [0.1, 1]"}, sizes={"n": 3},
+         where={"p": "exp(z)/sum(exp(z))", "y": "t/sum(t)"},
+         example={"z": [2.0, 1.0, 0.1], "t": [1.0, 0.2, 0.2]},
+         mistakes={"-y/p": "That is the gradient with respect to p; the chain rule through the "
+                           "softmax's Jacobian still has to be applied."},
+         spellings=["softmax(z) - y", r"p\,(\sum_i y_i - 1)"],
+         same_as=lambda z, t: xent_gradient(z, t / jnp.sum(t)))
+
+# %% [markdown] tags=["solution"]
 # ## Why the condition $\sum_i y_i = 1$ matters
 #
 # Targets that do not add up to one are not exotic: a multi-label target marking two classes as
@@ -299,28 +329,28 @@ check_printed("softmax.xent_grad", "p − y at the worked example",
 # it the true gradient is $2p - y$, and $p - y$ is off by a whole $p$. The checks reject $p - y$
 # at this target, with the logits of the worked example:
 
-# %%
+# %% tags=["solution"]
 y_two_labels = jnp.array([1.0, 1.0, 0.0])
 with rejects("softmax.xent_condition", "∂L/∂z = p − y for targets y = (1, 1, 0), Σy = 2"):
     check_gradient("softmax.xent_condition", cross_entropy, xent_gradient,
                    at=(z_example, y_two_labels), at_label="z = (2, 1, 0.1), y = (1, 1, 0)",
                    wrt="z", points=0)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The difference is exactly the missing term: `jax.grad` minus $(p - y)$ is
 # $p\,(\sum_i y_i - 1) = p$ here.
 
-# %%
+# %% tags=["solution"]
 jax_gradient = jax.grad(cross_entropy)(z_example, y_two_labels)
 check_close("softmax.xent_condition", "jax", "jax.grad − (p − y) and p·(Σy − 1)",
             jax_gradient - xent_gradient(z_example, y_two_labels),
             softmax(z_example) * (jnp.sum(y_two_labels) - 1))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The general form $p\sum_i y_i - y$ holds for any targets. It is checked at this target and
 # at seeded random logits with random non-negative targets whose sums range from about 0 to 6:
 
-# %%
+# %% tags=["solution"]
 def xent_gradient_any_targets(z, y):
     return softmax(z) * jnp.sum(y) - y
 
@@ -331,7 +361,7 @@ check_gradient("softmax.xent_condition", cross_entropy, xent_gradient_any_target
                sample=lambda rng: (jnp.asarray(2 * rng.standard_normal(3)),
                                    jnp.asarray(rng.uniform(0.0, 2.0, 3))))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The log-sum-exp trick
 #
 # The loss needs $\log S = \log \sum_l e^{z_l}$. In float64, $e^{z}$ overflows to infinity once
@@ -342,7 +372,7 @@ check_gradient("softmax.xent_condition", cross_entropy, xent_gradient_any_target
 #
 # SymPy proves it for a symbolic number of terms and a symbolic $m$:
 
-# %%
+# %% tags=["solution"]
 m = sp.symbols("m", real=True)
 S_minus_m = sp.Sum(sp.exp(z[l] - m), (l, 1, n))
 with sp.evaluate(False):
@@ -354,7 +384,7 @@ with sp.evaluate(False):
     ]
 prove_chain("softmax.logsumexp", *log_sum_exp)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Any $m$ gives the same value; the choice $m = \max_l z_l$ makes it safe to compute. Then
 # every exponent $z_l - m$ is at most 0, so nothing overflows, and the largest term is exactly
 # $e^0 = 1$, so the sum is at least 1 and its logarithm cannot underflow to $-\infty$ either.
@@ -365,7 +395,7 @@ prove_chain("softmax.logsumexp", *log_sum_exp)
 # gives $1000 + \log(1 + e^{-998} + e^{-1003})$, which is $1000.000000$ to six decimals (and
 # to every digit float64 has).
 
-# %%
+# %% tags=["solution"]
 def log_sum_exp_naive(z):
     return jnp.log(jnp.sum(jnp.exp(z)))
 
@@ -381,7 +411,7 @@ check_that("softmax.logsumexp", "num", jnp.isinf(log_sum_exp_naive(z_large)),
 check_printed("softmax.logsumexp", "m + log Σ exp(z − m) at z = (1000, 2, −3)",
               log_sum_exp(z_large), "1000.000000")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The fused loss: cross-entropy straight from the logits
 #
 # With $\log p_i = z_i - \log S$ from above, the cross-entropy for any targets is
@@ -389,7 +419,7 @@ check_printed("softmax.logsumexp", "m + log Σ exp(z − m) at z = (1000, 2, −
 # $\mathcal L = \operatorname{logsumexp}(z) - y\cdot z$. No probability is ever formed, and
 # $\log S$ is computed with the trick. SymPy proves both forms for symbolic $n$:
 
-# %%
+# %% tags=["solution"]
 sum_yz = sp.Sum(y[i] * z[i], (i, 1, n))
 with sp.evaluate(False):
     fused = [loss, (loss_through_logits, r"$\log p_i = z_i - \log S$"),
@@ -399,7 +429,7 @@ prove_chain("softmax.stable_loss", *fused, lhs=r"\mathcal{L}", box=False)
 prove_chain("softmax.stable_loss", *fused_normalised, where={sum_y: 1},
             lhs=r"\mathcal{L}\Big|_{\sum_i y_i = 1}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Now the large logit, with the second class as the label, $y = (0, 1, 0)$. The model is
 # confidently wrong, and the loss should say so: it is $\operatorname{logsumexp}(z) - z_2$, which
 # is $998.000000$ to six decimals. Softmax-then-log instead computes $e^{1000} = \infty$, then
@@ -408,7 +438,7 @@ prove_chain("softmax.stable_loss", *fused_normalised, where={sum_y: 1},
 # $p - y$, with $p$ computed as $e^{z - \operatorname{logsumexp}(z)}$ so that it too never
 # overflows.
 
-# %%
+# %% tags=["solution"]
 def cross_entropy_fused(z, y):
     return log_sum_exp(z) - jnp.dot(y, z)
 
@@ -427,18 +457,18 @@ check_that("softmax.stable_loss", "jax", not jnp.all(jnp.isfinite(naive_gradient
 check_printed("softmax.stable_loss", "logsumexp(z) − y·z at z = (1000, 2, −3), y = (0, 1, 0)",
               cross_entropy_fused(z_large, y_second), "998.000000")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The gradient of the fused loss against `jax.grad` and finite differences, at this point and
 # at seeded random logits spread over $[-1000, 1000]$, far beyond where $e^{z}$ overflows:
 
-# %%
+# %% tags=["solution"]
 check_gradient("softmax.stable_loss", cross_entropy_fused, xent_gradient_stable,
                at=(z_large, y_second), at_label="z = (1000, 2, −3), y = (0, 1, 0)", wrt="z",
                points=4,
                sample=lambda rng: (jnp.asarray(rng.uniform(-1000.0, 1000.0, 3)),
                                    jnp.asarray(rng.dirichlet([1.0, 1.0, 1.0]))))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # At those points the probabilities are one-hot to every digit float64 has, since the logits lie
 # hundreds apart. The harder case is several large logits close together, say $1000$ plus
 # small offsets, where the naive form overflows and the probabilities are far from one-hot.
@@ -447,18 +477,18 @@ check_gradient("softmax.stable_loss", cross_entropy_fused, xent_gradient_stable,
 # README), and at that step their truncation error for this curved function, a few times
 # $10^{-7}$, is just above what the rule allows.
 
-# %%
+# %% tags=["solution"]
 check_gradient("softmax.stable_loss", cross_entropy_fused, xent_gradient_stable,
                at=None, wrt="z", points=4, fd=False, label="logits 1000 ± a few units",
                sample=lambda rng: (jnp.asarray(1000.0 + 2 * rng.standard_normal(3)),
                                    jnp.asarray(rng.dirichlet([1.0, 1.0, 1.0]))))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # This is why deep-learning libraries offer the softmax and the cross-entropy as one fused
 # operation taking logits: the combined loss has both the simpler gradient and the safer
 # arithmetic.
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The same backward pass, derived by machine
 #
 # Everything above was worked out by hand and then tested. Here the order is reversed: `derive`
@@ -473,7 +503,7 @@ check_gradient("softmax.stable_loss", cross_entropy_fused, xent_gradient_stable,
 # branch point: the left branch carries its direct share to $p$, the right one its share
 # through $S$.
 
-# %%
+# %% tags=["solution"]
 def softmax_cross_entropy(z, y):
     e = named(jnp.exp(z), "e")
     S = named(jnp.sum(e), "S")
@@ -484,14 +514,14 @@ def softmax_cross_entropy(z, y):
 workbook = derive(softmax_cross_entropy, at=dict(z=z_example, y=y_example), wrt=["z"],
                   claim="softmax.machine", output="L")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The hand results, evaluated from their formulas at the same example, must match what the
 # machine found: $\partial\mathcal L/\partial p = -y/p$ from the vector-Jacobian route above,
 # $\partial\mathcal L/\partial z = p - y$ (the boxed gradient; these targets add up to one),
 # and the same gradient reached through the softmax Jacobian,
 # $(\operatorname{diag}(p) - p p^{\mathsf T})^{\mathsf T}(-y/p)$.
 
-# %%
+# %% tags=["solution"]
 dL_dp_hand = -y_example / p_example
 check_close("softmax.machine", "num", "∂L/∂p by derive and −y/p", workbook.grad("p"),
             dL_dp_hand)
@@ -500,5 +530,5 @@ check_close("softmax.machine", "num", "∂L/∂z by derive and p − y", workboo
 check_close("softmax.machine", "num", "∂L/∂z by derive and (diag(p) − p pᵀ)ᵀ(−y/p)",
             workbook.grad("z"), softmax_jacobian(z_example).T @ dL_dp_hand)
 
-# %%
+# %% tags=["solution"]
 summary()

@@ -286,3 +286,15 @@ def test_a_declared_mistake_that_is_the_right_answer_fails_the_declaration():
     exercise("kang.5.bce_logit", "task", mistakes={"y - yhat": "the sign"}, **declared)
     with pytest.raises(ClaimFailed, match="the declared mistake sigma.s. - y is right"):
         exercise("kang.5.bce_logit", "task", mistakes={"sigma(s) - y": "not a mistake"}, **declared)
+
+
+@pytest.mark.parametrize("exercise_id, right, mistake", [
+    ("softmax.jacobian.matrix", "diag(p) - outer(p, p)", "diag(p)"),
+    ("softmax.xent_grad.z", "p - y", "-y/p")])
+def test_notebook_11s_exercises_take_the_right_answer_and_name_the_declared_mistake(
+        exercise_id, right, mistake):
+    from gradbook.exercises._grader import EXPECTED_MISTAKE
+
+    assert check(exercise_id, right).passed
+    said = check(exercise_id, mistake)
+    assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)

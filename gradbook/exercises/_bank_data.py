@@ -613,4 +613,51 @@ BANK = [{'id': 'kang.2.result',
   'kind': 'grad',
   'symbolic_sizes': False,
   'batch': 'B',
-  'mask': None}]
+  'mask': None},
+ {'id': 'softmax.jacobian.matrix',
+  'claim': 'softmax.jacobian',
+  'notebook': '11_softmax_cross_entropy',
+  'cite': '“Deep Learning” (goodfellow2016), §6.2.2.3 (softmax units; the Jacobian derived here)',
+  'task': 'The softmax maps logits $z \\in \\mathbb R^n$ to probabilities $p_i = e^{z_i} / \\sum_l '
+          'e^{z_l}$. Find its Jacobian $\\partial p/\\partial z$, an $n \\times n$ matrix, written '
+          'with $p$.',
+  'of': 'exp(z)/sum(exp(z))',
+  'wrt': 'z',
+  'answer': 'diag(p) - outer(p, p)',
+  'inputs': {'z': 'n'},
+  'where': {'p': 'exp(z)/sum(exp(z))'},
+  'sizes': {'n': 3},
+  'example': {'z': [2.0, 1.0, 0.1]},
+  'ties': [],
+  'kind': 'jacobian',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'diag(p)': 'Only the diagonal: every probability depends on every logit through the '
+                          'shared denominator, which adds a term to each entry.',
+               'diag(p*(1 - p))': 'This treats the softmax as a sigmoid on each entry; the shared '
+                                  'denominator adds a term off the diagonal too.'}},
+ {'id': 'softmax.xent_grad.z',
+  'claim': 'softmax.xent_grad',
+  'notebook': '11_softmax_cross_entropy',
+  'cite': '“Probabilistic Interpretation of Feedforward Classification Network Outputs, with '
+          'Relationships to Statistical Pattern Recognition” (bridle1990), softmax paired with '
+          'probability scoring (the explicit gradient derived here)',
+  'task': 'The targets $y$ are a probability distribution over the $n$ classes (here made from '
+          'positive weights $t$ as $y = t / \\sum_i t_i$), and the loss is the cross-entropy '
+          '$\\mathcal L = -\\sum_i y_i \\log p_i$ of the softmax $p$ of the logits $z$. Find '
+          '$\\partial \\mathcal L / \\partial z$ in its simplest form.',
+  'of': '-sum(y*log(p))',
+  'wrt': 'z',
+  'answer': 'p - y',
+  'inputs': {'z': 'n', 't': 'n in [0.1, 1]'},
+  'where': {'p': 'exp(z)/sum(exp(z))', 'y': 't/sum(t)'},
+  'sizes': {'n': 3},
+  'example': {'z': [2.0, 1.0, 0.1], 't': [1.0, 0.2, 0.2]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'-y/p': 'That is the gradient with respect to p; the chain rule through the '
+                       "softmax's Jacobian still has to be applied."}}]
