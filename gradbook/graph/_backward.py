@@ -432,8 +432,10 @@ def _window(node: Node, staged: Staged, rules) -> NodeRule:
     x = sp.latex(symbol(ref)) if isinstance(ref, str) else "c"
     words = {"sum": "sum", "max": "max", "min": "min", "prod": "prod"}[how]
     rule = NodeRule(node, None, rf"\operatorname{{window\_{words}}}({x})\ \text{{over {index.shape[-1]} elements}}",
-                    note=("" if how == "sum" else f"a window's {'largest' if how == 'max' else 'smallest'} "
-                          "element has slope 1, the first of tied ones taking it (JAX's convention)"))
+                    note={"sum": "", "prod": "each factor's slope is the product of its window's "
+                                             "other factors (no division, so a zero factor is fine)"}.get(
+                        how, f"a window's {'largest' if how == 'max' else 'smallest'} element has "
+                             "slope 1, the first of tied ones taking it (JAX's convention)"))
     if not (isinstance(ref, str) and staged[ref].differentiable):
         return rule
     terms = sp.symbols("u0:3")

@@ -139,9 +139,8 @@ def compose(closed, args):
 
 def as_number(value):
     """A condition used as a number (bool to float): 1 where it holds, else 0."""
-    if isinstance(value, (sp.logic.boolalg.Boolean, sp.core.relational.Relational)) and value not in (
-            sp.true, sp.false):
-        return sp.Piecewise((1, value), (0, True))
+    if isinstance(value, (sp.logic.boolalg.BooleanFunction, sp.core.relational.Relational)):
+        return sp.Piecewise((1, value), (0, True))  # (a Symbol is a Boolean to SymPy too: not here)
     return sp.Integer(int(bool(value))) if value in (sp.true, sp.false) else value
 
 
