@@ -46,7 +46,7 @@ def test_the_forward_table_has_no_shape_only_rows(shown):
 def test_intermediates_take_the_names_the_source_assigns(shown):
     forward = table(shown, "Forward pass")
     assert "| $h$ | tanh | $h = " in forward and "| $z$ | add | $z = " in forward
-    assert "`h = jnp.tanh(W1 @ X + b1[:, None])`" in forward  # grouped under its line
+    assert "| | | `h = jnp.tanh(W1 @ X + b1[:, None])` | | |" in forward  # grouped under its line
 
 
 def test_a_constant_written_1e_minus_5_shows_as_ten_to_the_minus_5(shown):

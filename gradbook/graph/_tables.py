@@ -122,7 +122,7 @@ def forward_table(staged, rules, values, wrt=None) -> Markdown:
             formula = view.tex(rules[node.name].latex)
             here = source_line(node)
             if here and here != line:
-                rows.append(f"| `{_cell(here)}` | | | | |")
+                rows.append(f"| | | `{_cell(here)}` | | |")
             line = here or line
         value = _values(values[node.name], False) if node.differentiable else "(a condition)"
         op = OPERATIONS.get(node.op, node.op)
