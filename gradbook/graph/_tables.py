@@ -76,7 +76,7 @@ class View:
             for ref in n.inputs:
                 if isinstance(ref, str):
                     users.setdefault(ref, []).append(n.name)
-        self.folded, self.origin, self.latex = set(), {}, {}
+        self.folded, self.origin, self.latex, self.broadcast = set(), {}, {}, set()
         for n in staged.nodes:
             self.latex[n.name] = sp.latex(symbol(n.name))
             if (n.op in SHAPE_ONLY and len(n.inputs) == 1 and isinstance(n.inputs[0], str)
@@ -84,6 +84,8 @@ class View:
                 source = n.inputs[0]
                 self.folded.add(n.name)
                 self.origin[n.name] = self.origin.get(source, (source, n.name))
+                if n.op == "broadcast_in_dim" or source in self.broadcast:
+                    self.broadcast.add(n.name)  # the chain down to the user's value broadcasts
                 self.latex[n.name] = self.latex[source]
         names = [n.name for n in staged.nodes if n.op == "input"]
         wanted = set(names if wrt is None else ([wrt] if isinstance(wrt, str) else wrt))
@@ -158,7 +160,8 @@ def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown
             if target in view.folded:  # down through the reshape to the value the user wrote
                 target, last = view.origin[target]
                 part = branches[target][last]
-                through = r",\ \text{summed over the broadcast}"
+                if local.input in view.broadcast:
+                    through = r",\ \text{summed over the broadcast}"
             if target not in view.fed:
                 continue
             x = view.latex[target]
