@@ -298,3 +298,15 @@ def test_notebook_11s_exercises_take_the_right_answer_and_name_the_declared_mist
     assert check(exercise_id, right).passed
     said = check(exercise_id, mistake)
     assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)
+
+
+@pytest.mark.parametrize("exercise_id, right, mistake", [
+    ("bn.dx.column", "gamma*s/N*(N*g - sum(g) - xhat*sum(g*xhat))", "gamma*s*g"),
+    ("bn.params.column", "(sum(g*xhat), sum(g))", "(g*xhat, g)")])
+def test_notebook_12s_exercises_take_the_right_answer_and_name_the_declared_mistake(
+        exercise_id, right, mistake):
+    from gradbook.exercises._grader import EXPECTED_MISTAKE
+
+    assert check(exercise_id, right).passed
+    said = check(exercise_id, mistake)
+    assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)

@@ -660,4 +660,51 @@ BANK = [{'id': 'kang.2.result',
   'batch': None,
   'mask': None,
   'mistakes': {'-y/p': 'That is the gradient with respect to p; the chain rule through the '
-                       "softmax's Jacobian still has to be applied."}}]
+                       "softmax's Jacobian still has to be applied."}},
+ {'id': 'bn.dx.column',
+  'claim': 'bn.dx',
+  'notebook': '12_batch_normalization',
+  'cite': '“Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate '
+          'Shift” (ioffe2015), §3, from the backward formulas after Algorithm 1 (the one-line form '
+          'derived here)',
+  'task': 'One feature of a batch of $N$ samples, $x \\in \\mathbb R^N$, is normalised with the '
+          "batch's own statistics, $\\mu = \\tfrac1N\\sum_i x_i$, $s = (\\tfrac1N\\sum_i (x_i - "
+          '\\mu)^2 + \\varepsilon)^{-1/2}$ ($\\varepsilon = 10^{-5}$), $\\hat x = (x - \\mu)\\,s$, '
+          'and $y = \\gamma \\hat x + \\beta$. The upstream gradient is $g = \\partial \\mathcal '
+          'L/\\partial y$. Find $\\partial \\mathcal L/\\partial x$.',
+  'of': 'sum(g*(gamma*xhat + beta))',
+  'wrt': 'x',
+  'answer': 'gamma*s/N*(N*g - sum(g) - xhat*sum(g*xhat))',
+  'inputs': {'x': 'N', 'gamma': 'scalar', 'beta': 'scalar', 'g': 'N'},
+  'where': {'mu': 'sum(x)/N', 's': '1/sqrt(sum((x - mu)**2)/N + 0.00001)', 'xhat': '(x - mu)*s'},
+  'sizes': {'N': 4},
+  'example': {'x': [1.0, 3.0, -2.0, 2.0], 'gamma': 1.5, 'beta': 0.1, 'g': [0.5, -1.0, 0.25, 1.25]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'gamma*s*g': 'This treats the mean and the variance as constants; both are computed '
+                            'from x, and the paths through them add two terms.'}},
+ {'id': 'bn.params.column',
+  'claim': 'bn.params',
+  'notebook': '12_batch_normalization',
+  'cite': '“Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate '
+          'Shift” (ioffe2015), §3, the backward formulas after Algorithm 1',
+  'task': 'With the same layer, $y = \\gamma \\hat x + \\beta$ for one feature of the batch, find '
+          'the gradients of the gain and the shift, $(\\partial \\mathcal L/\\partial\\gamma,\\ '
+          '\\partial \\mathcal L/\\partial\\beta)$, from the upstream gradient $g$.',
+  'of': 'sum(g*(gamma*xhat + beta))',
+  'wrt': ['gamma', 'beta'],
+  'answer': '(sum(g*xhat), sum(g))',
+  'inputs': {'x': 'N', 'gamma': 'scalar', 'beta': 'scalar', 'g': 'N'},
+  'where': {'mu': 'sum(x)/N', 's': '1/sqrt(sum((x - mu)**2)/N + 0.00001)', 'xhat': '(x - mu)*s'},
+  'sizes': {'N': 4},
+  'example': {'x': [1.0, 3.0, -2.0, 2.0], 'gamma': 1.5, 'beta': 0.1, 'g': [0.5, -1.0, 0.25, 1.25]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'(g*xhat, g)': 'These are the per-sample terms: a parameter shared by the whole '
+                              'batch collects them all, summed over the samples.'}}]
