@@ -190,6 +190,12 @@ def slice_at_integer_input(x, start):
     return jnp.sum(jax.lax.dynamic_slice(x, (start, 0), (2, 3)) ** 3)
 
 
+def inverse_trigonometry(x):
+    u = 0.5 * jnp.tanh(x)
+    return jnp.sum(jnp.arcsin(u) * jnp.arccos(u) + jnp.arctanh(u) + jnp.arccosh(2.0 + u * u)
+                   + jnp.arctan2(u, 1.5 + u) + jnp.sinh(u) * jnp.cosh(u))
+
+
 def iota_weighted(x):
     return jnp.sum(x * jax.lax.iota(np.float64, 3)) ** 2
 
@@ -238,6 +244,7 @@ LOSSES = {
     "gru_cell_scan": (gru_cell_scan, dict(Wz=normal(3, 5, scale=0.5), Wh=normal(3, 5, scale=0.5),
                                           h0=normal(3), xs=normal(3, 2)), {"concatenate", "logistic"}),
     "iota_weighted": (iota_weighted, dict(x=normal(3)), {"mul"}),
+    "inverse_trigonometry": (inverse_trigonometry, dict(x=X43), {"asin", "acos", "atanh", "arccosh", "atan2"}),
     "masked_mse": (masked_mse, dict(pred=normal(5), target=normal(5),
                                     mask=np.array([True, False, True, True, False])), {"where"}),
     "scatter_at_integer_input": (scatter_at_integer_input, dict(x=normal(4, 2), u=normal(3, 2),

@@ -52,6 +52,8 @@ SCALAR = {
     "tan": lambda a, p: sp.tan(a), "atan": lambda a, p: sp.atan(a),
     "sinh": lambda a, p: sp.sinh(a), "cosh": lambda a, p: sp.cosh(a),
     "asinh": lambda a, p: sp.asinh(a), "atan2": lambda a, b, p: sp.atan2(a, b),
+    "asin": lambda a, p: sp.asin(a), "acos": lambda a, p: sp.acos(a),
+    "atanh": lambda a, p: sp.atanh(a), "acosh": lambda a, p: sp.acosh(a),
     "exp2": lambda a, p: 2 ** a, "cbrt": lambda a, p: sp.cbrt(a),
     # clamp(lo, x, hi): x held between lo and hi
     "clamp": lambda lo, a, hi, p: sp.Min(sp.Max(a, lo), hi),
