@@ -20,8 +20,12 @@
 # - *convolutions*: written as the input's patches times the kernel, so the same matrix
 #   calculus gives both rules (the input's is the full correlation with the flipped kernel
 #   that notebook 14 proves by hand);
-# - *loops*: `lax.scan` is unrolled into its steps, each step's nodes carrying their step
-#   number.
+# - *loops*: `lax.scan` is unrolled into its steps; the tables show the first step's rows,
+#   and a table of one row per step shows the recurrence.
+#
+# The computational graphs are not drawn here: the index arithmetic JAX adds for
+# `logp[jnp.arange(n), y]` (wrapping negative indices) and the unrolled steps crowd them, and
+# the tables say the same node by node.
 
 # %%
 import numpy as np
