@@ -124,7 +124,7 @@ check_printed("ln.forward", "x̂", xhat_ex, [["0.0000", "1.0690", "-1.6036", "0.
 check_printed("ln.forward", "y = γ ⊙ x̂ + β", layer_norm(X_ex, gamma_ex, beta_ex),
               [["0.1000", "0.3345", "1.6036", "1.3690"], ["1.1954", "-0.9303", "0.3651", "2.4909"]])
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The backward pass
 #
 # As in notebook 12, write $\bar u = \partial\ell/\partial u$ and let the linear loss
@@ -134,7 +134,7 @@ check_printed("ln.forward", "y = γ ⊙ x̂ + β", layer_norm(X_ex, gamma_ex, be
 # gain is now a vector along the row, and the scale-and-shift node gives each $\hat x_h$ its
 # own factor:
 
-# %%
+# %% tags=["solution"]
 xhatbar = sp.Matrix(sp.symbols("xhatbar1:5", real=True))
 ybar = sp.Matrix(sp.symbols("ybar1:5", real=True))
 ell = sp.Symbol("ell")
@@ -144,7 +144,7 @@ scale_shift = {ell: sp.Add(*[ybar[h] * (gamma[h] * xhat[h] + beta[h]) for h in r
 prove_equal("ln.dx", derivative(ell, xhat), gamma.multiply_elementwise(ybar), where=scale_shift,
             lhs=r"\overline{\hat x}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # From $\overline{\hat x}$ on, the nodes (normalise, inverse standard deviation, variance,
 # centring, mean) are those of notebook 12 with sums over the features, and the same algebra
 # gives the one-line form with $N$ replaced by $H$, but with $\overline{\hat x} = \gamma \odot \bar y$
@@ -158,17 +158,17 @@ prove_equal("ln.dx", derivative(ell, xhat), gamma.multiply_elementwise(ybar), wh
 # next and must stay inside. SymPy proves the formula directly, as the derivative of $\ell$
 # with every definition written in terms of $x$:
 
-# %%
+# %% tags=["solution"]
 sum_xx = sp.Add(*[xhatbar[h] * xhat[h] for h in range(H)])
 closed_form = s / H * (H * xhatbar - sp.Add(*xhatbar) * ones - xhat * sum_xx)
 gain = dict(zip(xhatbar, gamma.multiply_elementwise(ybar)))
 prove_equal("ln.dx", derivative(ell, x), closed_form, where={**loss, **forward, **gain},
             lhs=r"\bar x")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # In code, every reduction runs along the row (`axis=-1`), and the gain is applied first:
 
-# %%
+# %% tags=["solution"]
 def layer_norm_backward(x, gamma, beta, ybar, eps=EPS):
     h = x.shape[-1]
     mu = jnp.mean(x, axis=-1, keepdims=True)
@@ -178,7 +178,7 @@ def layer_norm_backward(x, gamma, beta, ybar, eps=EPS):
     return s / h * (h * xhatbar - jnp.sum(xhatbar, axis=-1, keepdims=True)
                     - xhat * jnp.sum(xhatbar * xhat, axis=-1, keepdims=True))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With the upstream gradient $\bar Y$ below (again notebook 12's, turned on its side), the
 # gradient with respect to the input is
 #
@@ -190,7 +190,7 @@ def layer_norm_backward(x, gamma, beta, ybar, eps=EPS):
 # JAX and finite differences agree there and at seeded random batches of 3 samples and
 # 5 features:
 
-# %%
+# %% tags=["solution"]
 def random_batch(rng):
     return (jnp.asarray(rng.standard_normal((3, 5))), jnp.asarray(rng.standard_normal(5)),
             jnp.asarray(rng.standard_normal(5)))
@@ -203,14 +203,37 @@ xbar_ex = layer_norm_backward(X_ex, gamma_ex, beta_ex, Ybar_ex)
 check_printed("ln.dx", "x̄", xbar_ex, [["0.2940", "-0.3016", "-0.1489", "0.1565"],
                                       ["-0.2264", "-0.0219", "0.0949", "0.1534"]])
 
-# %% [markdown]
+# %%
+exercise("ln.dx.sample",
+         r"One sample $x \in \mathbb R^H$ is normalised over its own $H$ features, "
+         r"$\mu = \tfrac1H\sum_h x_h$, $s = (\tfrac1H\sum_h (x_h - \mu)^2 + \varepsilon)^{-1/2}$ "
+         r"($\varepsilon = 10^{-5}$), $\hat x = (x - \mu)\,s$, and $y = \gamma \odot \hat x + \beta$ "
+         r"with a gain and a bias per feature. The upstream gradient is "
+         r"$g = \partial \mathcal L/\partial y$. Find $\partial \mathcal L/\partial x$.",
+         of="sum(g*(gamma*xhat + beta))", wrt="x",
+         answer="s/H*(H*gamma*g - sum(gamma*g) - xhat*sum(gamma*g*xhat))",
+         inputs={"x": "H", "gamma": "H", "beta": "H", "g": "H"}, sizes={"H": 4},
+         where={"mu": "sum(x)/H", "s": "1/sqrt(sum((x - mu)**2)/H + 0.00001)",
+                "xhat": "(x - mu)*s"},
+         example={"x": [1.0, 3.0, -2.0, 2.0], "gamma": [1.5, 0.5, -1.0, 2.0],
+                  "beta": [0.1, -0.2, 0.0, 0.3], "g": [0.3, -0.5, 1.0, 0.2]},
+         mistakes={"gamma*s*g": "This treats the mean and the variance as constants; both are "
+                                "computed from x, and the paths through them add two terms.",
+                   "gamma*s/H*(H*g - sum(g) - xhat*sum(g*xhat))":
+                       "Batch normalization's formula with the gain pulled out of the sums: here "
+                       "the gain varies along the axis the sums run over, so it stays inside."},
+         spellings=["h * xhatbar - jnp.sum(xhatbar", r"H \bar{\hat x}_h"],
+         same_as=lambda x, gamma, beta, g: layer_norm_backward(
+             x[None, :], gamma, beta, g[None, :])[0])
+
+# %% [markdown] tags=["solution"]
 # ### Two mistakes carried over from batch normalization
 #
 # Copying notebook 12's backward pass goes wrong in two ways. The first is to keep its axis:
 # statistics and sums taken over the batch (`axis=0`) instead of over the features. That is
 # the gradient of a different layer, and JAX rejects it:
 
-# %%
+# %% tags=["solution"]
 def layer_norm_backward_batch_axis(x, gamma, beta, ybar, eps=EPS):
     n = x.shape[0]
     mu = jnp.mean(x, axis=0)
@@ -225,13 +248,13 @@ with rejects("ln.dx", "batch-norm's axis: statistics and sums over the samples, 
     check_vjp("ln.dx", layer_norm, layer_norm_backward_batch_axis, at=(X_ex, gamma_ex, beta_ex),
               cotangent=Ybar_ex, wrt="x", sample=random_batch, at_label="our worked example")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The second keeps the right axis but batch norm's formula with $\gamma$ in front,
 # $\gamma \odot \frac{\sigma^{-1}}{H}(H\bar y - \sum\bar y - \hat x\sum \bar y\hat x)$. It
 # would be right if all the gains were equal; with ours it gives $0.0401$ instead of
 # $0.2940$ in the first entry:
 
-# %%
+# %% tags=["solution"]
 def layer_norm_backward_gain_outside(x, gamma, beta, ybar, eps=EPS):
     h = x.shape[-1]
     mu = jnp.mean(x, axis=-1, keepdims=True)
@@ -252,14 +275,14 @@ check_close("ln.dx", "jax", "with all gains equal (1.5), the gain-outside form a
             layer_norm_backward(X_ex, equal_gains, beta_ex, Ybar_ex),
             layer_norm_backward_gain_outside(X_ex, equal_gains, beta_ex, Ybar_ex))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Samples are independent
 #
 # Each row is normalised with its own statistics, so $y_n$ depends on $x_n$ alone, and every
 # cross-sample block $\partial y_n / \partial x_m$ ($n \ne m$) of the Jacobian is zero. SymPy
 # shows it for a batch of two samples with three features each:
 
-# %%
+# %% tags=["solution"]
 X2 = sp.Matrix(2, 3, lambda n, h: sp.Symbol(f"x{n + 1}{h + 1}", real=True))
 Y2 = sp.Matrix(2, 3, lambda n, h: sp.Symbol(f"y{n + 1}{h + 1}", real=True))
 Xhat2 = sp.Matrix(2, 3, lambda n, h: sp.Symbol(f"xhat{n + 1}{h + 1}", real=True))
@@ -279,25 +302,25 @@ prove_equal("ln.independent", sp.Matrix(3, 3, lambda h, k: sp.Derivative(Y2[0, h
 prove_equal("ln.independent", sp.Matrix(3, 3, lambda h, k: sp.Derivative(Y2[1, h], X2[0, k])),
             sp.zeros(3, 3), where=batch_of_two, lhs=r"\partial y_2 / \partial x_1", box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Within a sample the block is
 # $\partial y / \partial x = \operatorname{diag}(\gamma)\,\frac{\sigma^{-1}}{H}
 # \bigl(H I - \mathbf 1\mathbf 1^{\mathsf T} - \hat x \hat x^{\mathsf T}\bigr)$; its transpose
 # times $\bar y$ is the one-line form above. SymPy proves both for one sample of four:
 
-# %%
+# %% tags=["solution"]
 jacobian_block = sp.diag(*gamma) * s / H * (H * sp.eye(H) - ones * ones.T - xhat * xhat.T)
 prove_equal("ln.independent", sp.Matrix(H, H, lambda h, k: sp.Derivative(y[h], x[k])),
             jacobian_block, where=forward, lhs=r"\frac{\partial y}{\partial x}")
 prove_equal("ln.dx", jacobian_block.T * ybar, closed_form, where={**forward, **gain},
             lhs=r"\left(\frac{\partial y}{\partial x}\right)^{\mathsf T} \bar y", box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # JAX's full Jacobian of a batch, an array indexed (sample, feature, sample, feature), is
 # exactly these blocks on the diagonal and zeros elsewhere, at the example and at random
 # batches of three samples:
 
-# %%
+# %% tags=["solution"]
 def layer_norm_jacobian(x, gamma, beta, eps=EPS):
     n, h = x.shape
     mu = jnp.mean(x, axis=-1, keepdims=True)
@@ -311,14 +334,14 @@ def layer_norm_jacobian(x, gamma, beta, eps=EPS):
 check_jacobian("ln.independent", layer_norm, layer_norm_jacobian, at=(X_ex, gamma_ex, beta_ex),
                sample=random_batch, at_label="our worked example")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Batch normalization (statistics down the columns) has no such zeros: there the
 # cross-sample blocks are full. We compare the two on our batch with a third sample
 # $(0, 1, -1, 0.5)$ added, because with only two samples batch normalization sends every
 # column to $\pm 1$ (up to $\varepsilon$), whatever the values, and its Jacobian nearly
 # vanishes.
 
-# %%
+# %% tags=["solution"]
 def batch_norm(x, gamma, beta, eps=EPS):
     mu = jnp.mean(x, axis=0)
     return gamma * (x - mu) * (jnp.mean((x - mu) ** 2, axis=0) + eps) ** -0.5 + beta
@@ -333,7 +356,7 @@ check_that("ln.independent", "jax", float(jnp.max(jnp.abs(bn_jac[0, :, 1, :]))) 
            "jax.jacobian of batch norm on the same batch: the block ∂y₁/∂x₂ has entries up to "
            f"{float(jnp.max(jnp.abs(bn_jac[0, :, 1, :]))):.3f}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The parameters
 #
 # The gain and bias are shared by all samples, so, unlike $\bar x$, their gradients do
@@ -341,7 +364,7 @@ check_that("ln.independent", "jax", float(jnp.max(jnp.abs(bn_jac[0, :, 1, :]))) 
 # $\bar\beta_h = \sum_n \bar y_{nh}$, a sum down each column. SymPy proves it for the batch
 # of two:
 
-# %%
+# %% tags=["solution"]
 Ybar2 = sp.Matrix(2, 3, lambda n, h: sp.Symbol(f"ybar{n + 1}{h + 1}", real=True))
 batch_loss = {ell: sp.Add(*[Ybar2[n, h] * Y2[n, h] for n in range(2) for h in range(3)]),
               **batch_of_two}
@@ -352,11 +375,11 @@ prove_equal("ln.params", derivative(ell, beta3),
             sp.Matrix(3, 1, lambda h, _: Ybar2[0, h] + Ybar2[1, h]), where=batch_loss,
             lhs=r"\bar\beta")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # At the example, $\bar\gamma = (-0.7303,\ -0.8266,\ -1.7496,\ -0.5504)$ and
 # $\bar\beta = (-0.7,\ -0.3,\ 1.4,\ -0.4)$:
 
-# %%
+# %% tags=["solution"]
 def layer_norm_param_grads(x, gamma, beta, ybar, eps=EPS):
     mu = jnp.mean(x, axis=-1, keepdims=True)
     xhat = (x - mu) * (jnp.mean((x - mu) ** 2, axis=-1, keepdims=True) + eps) ** -0.5
@@ -370,7 +393,22 @@ dgamma_ex, dbeta_ex = layer_norm_param_grads(X_ex, gamma_ex, beta_ex, Ybar_ex)
 check_printed("ln.params", "γ̄", dgamma_ex, ["-0.7303", "-0.8266", "-1.7496", "-0.5504"])
 check_printed("ln.params", "β̄", dbeta_ex, ["-0.7", "-0.3", "1.4", "-0.4"])
 
-# %% [markdown]
+# %%
+exercise("ln.params.sample",
+         r"For the same layer and one sample, find the gradients of the gain and the bias, "
+         r"$(\partial \mathcal L/\partial\gamma,\ \partial \mathcal L/\partial\beta)$, each a "
+         r"vector of $H$ entries.",
+         of="sum(g*(gamma*xhat + beta))", wrt=("gamma", "beta"), answer="(g*xhat, g)",
+         inputs={"x": "H", "gamma": "H", "beta": "H", "g": "H"}, sizes={"H": 4},
+         where={"mu": "sum(x)/H", "s": "1/sqrt(sum((x - mu)**2)/H + 0.00001)",
+                "xhat": "(x - mu)*s"},
+         example={"x": [1.0, 3.0, -2.0, 2.0], "gamma": [1.5, 0.5, -1.0, 2.0],
+                  "beta": [0.1, -0.2, 0.0, 0.3], "g": [0.3, -0.5, 1.0, 0.2]},
+         mistakes={"(sum(g*xhat), sum(g))": "Summed over the features, as batch normalization "
+                                            "sums over the samples: each feature has a gain of "
+                                            "its own, and for one sample nothing is summed."})
+
+# %% [markdown] tags=["solution"]
 # ## Training, inference, and a batch of one
 #
 # Since no statistic crosses the batch, there is nothing to replace at inference time: no
@@ -378,7 +416,7 @@ check_printed("ln.params", "β̄", dbeta_ex, ["-0.7", "-0.3", "1.4", "-0.4"])
 # abstract says so). A sample gets the same output and the same gradient whether it comes
 # alone or in a batch:
 
-# %%
+# %% tags=["solution"]
 alone = layer_norm(X_ex[1:], gamma_ex, beta_ex)
 check_close("ln.modes", "num", "sample 2 normalised alone and within the batch",
             layer_norm(X_ex, gamma_ex, beta_ex)[1:], alone)
@@ -387,14 +425,14 @@ _, pullback_alone = jax.vjp(lambda x: layer_norm(x, gamma_ex, beta_ex), X_ex[1:]
 check_close("ln.modes", "jax", "x̄ of sample 2 by jax.vjp alone and the batch's row 2",
             xbar_ex[1:], xbar_alone)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # And a batch of one sample, which §3 names as the purely online case, is an ordinary case:
 # its gradient is the one-line form, checked
 # here at single samples by JAX and finite differences, and it is not zero. Batch
 # normalization of a batch of one returns $\beta$ whatever the input, and passes back
 # exactly zero (notebook 12).
 
-# %%
+# %% tags=["solution"]
 check_vjp("ln.modes", layer_norm, layer_norm_backward, at=(X_ex[1:], gamma_ex, beta_ex),
           cotangent=Ybar_ex[1:], wrt="x", at_label="sample 2 alone", label="batch of one",
           sample=lambda rng: (jnp.asarray(rng.standard_normal((1, 4))),
@@ -406,7 +444,7 @@ _, pullback_bn = jax.vjp(lambda x: batch_norm(x, gamma_ex, beta_ex), X_ex[1:])
 check_that("ln.modes", "jax", bool(jnp.all(pullback_bn(Ybar_ex[1:])[0] == 0.0)),
            "batch norm of the same single sample: jax.vjp returns x̄ = 0 exactly")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The same backward pass, derived by machine
 #
 # Above, only the first node's rule was derived afresh; the other stages were carried over from
@@ -422,7 +460,7 @@ check_that("ln.modes", "jax", bool(jnp.all(pullback_bn(Ybar_ex[1:])[0] == 0.0)),
 # at seeded points near it. In the drawing, edges carrying the whole $2 \times 4$ batch show
 # only its shape.
 
-# %%
+# %% tags=["solution"]
 def layer_norm_loss(x, gamma, beta, ybar):
     mu = named(jnp.mean(x, axis=-1, keepdims=True), "mu")
     c = named(x - mu, "c")
@@ -436,7 +474,7 @@ def layer_norm_loss(x, gamma, beta, ybar):
 workbook = derive(layer_norm_loss, at=dict(x=X_ex, gamma=gamma_ex, beta=beta_ex, ybar=Ybar_ex),
                   wrt=["x", "gamma", "beta"], claim="ln.machine", output="ℓ")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Against the machine's gradients, each hand result at the same example: the first rule
 # $\overline{\hat x} = \gamma \odot \bar y$; notebook 12's stages summed over the features, as
 # the text above says they carry over ($\bar s = \sum_h \overline{\hat x}_h c_h$,
@@ -444,7 +482,7 @@ workbook = derive(layer_norm_loss, at=dict(x=X_ex, gamma=gamma_ex, beta=beta_ex,
 # $\bar\mu = -\sum_h \bar c_h$); the one-line form of $\bar x$ and the same gradient as
 # the transpose of the block-diagonal Jacobian times $\bar Y$; and $\bar\gamma$, $\bar\beta$.
 
-# %%
+# %% tags=["solution"]
 def layer_norm_backward_staged(x, gamma, beta, ybar, eps=EPS):
     h = x.shape[-1]
     mu = jnp.mean(x, axis=-1, keepdims=True)
@@ -476,5 +514,5 @@ for name, shown, formula, value in hand:
     check_close("ln.machine", "num", f"∂ℓ/∂{shown} by derive and {formula}",
                 workbook.grad(name), value)
 
-# %%
+# %% tags=["solution"]
 summary()

@@ -310,3 +310,16 @@ def test_notebook_12s_exercises_take_the_right_answer_and_name_the_declared_mist
     assert check(exercise_id, right).passed
     said = check(exercise_id, mistake)
     assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)
+
+
+@pytest.mark.parametrize("exercise_id, right, mistake", [
+    ("ln.dx.sample", "s/H*(H*gamma*g - sum(gamma*g) - xhat*sum(gamma*g*xhat))",
+     "gamma*s/H*(H*g - sum(g) - xhat*sum(g*xhat))"),
+    ("ln.params.sample", "(g*xhat, g)", "(sum(g*xhat), sum(g))")])
+def test_notebook_13s_exercises_take_the_right_answer_and_name_the_declared_mistake(
+        exercise_id, right, mistake):
+    from gradbook.exercises._grader import EXPECTED_MISTAKE
+
+    assert check(exercise_id, right).passed
+    said = check(exercise_id, mistake)
+    assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)

@@ -707,4 +707,60 @@ BANK = [{'id': 'kang.2.result',
   'batch': None,
   'mask': None,
   'mistakes': {'(g*xhat, g)': 'These are the per-sample terms: a parameter shared by the whole '
-                              'batch collects them all, summed over the samples.'}}]
+                              'batch collects them all, summed over the samples.'}},
+ {'id': 'ln.dx.sample',
+  'claim': 'ln.dx',
+  'notebook': '13_layer_normalization',
+  'cite': '“Layer Normalization” (ba2016), §3 (the backward formula derived here)',
+  'task': 'One sample $x \\in \\mathbb R^H$ is normalised over its own $H$ features, $\\mu = '
+          '\\tfrac1H\\sum_h x_h$, $s = (\\tfrac1H\\sum_h (x_h - \\mu)^2 + \\varepsilon)^{-1/2}$ '
+          '($\\varepsilon = 10^{-5}$), $\\hat x = (x - \\mu)\\,s$, and $y = \\gamma \\odot \\hat x '
+          '+ \\beta$ with a gain and a bias per feature. The upstream gradient is $g = \\partial '
+          '\\mathcal L/\\partial y$. Find $\\partial \\mathcal L/\\partial x$.',
+  'of': 'sum(g*(gamma*xhat + beta))',
+  'wrt': 'x',
+  'answer': 's/H*(H*gamma*g - sum(gamma*g) - xhat*sum(gamma*g*xhat))',
+  'inputs': {'x': 'H', 'gamma': 'H', 'beta': 'H', 'g': 'H'},
+  'where': {'mu': 'sum(x)/H', 's': '1/sqrt(sum((x - mu)**2)/H + 0.00001)', 'xhat': '(x - mu)*s'},
+  'sizes': {'H': 4},
+  'example': {'x': [1.0, 3.0, -2.0, 2.0],
+              'gamma': [1.5, 0.5, -1.0, 2.0],
+              'beta': [0.1, -0.2, 0.0, 0.3],
+              'g': [0.3, -0.5, 1.0, 0.2]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'gamma*s*g': 'This treats the mean and the variance as constants; both are computed '
+                            'from x, and the paths through them add two terms.',
+               'gamma*s/H*(H*g - sum(g) - xhat*sum(g*xhat))': "Batch normalization's formula with "
+                                                              'the gain pulled out of the sums: '
+                                                              'here the gain varies along the axis '
+                                                              'the sums run over, so it stays '
+                                                              'inside.'}},
+ {'id': 'ln.params.sample',
+  'claim': 'ln.params',
+  'notebook': '13_layer_normalization',
+  'cite': '“Layer Normalization” (ba2016), §3 (the backward formula derived here)',
+  'task': 'For the same layer and one sample, find the gradients of the gain and the bias, '
+          '$(\\partial \\mathcal L/\\partial\\gamma,\\ \\partial \\mathcal L/\\partial\\beta)$, '
+          'each a vector of $H$ entries.',
+  'of': 'sum(g*(gamma*xhat + beta))',
+  'wrt': ['gamma', 'beta'],
+  'answer': '(g*xhat, g)',
+  'inputs': {'x': 'H', 'gamma': 'H', 'beta': 'H', 'g': 'H'},
+  'where': {'mu': 'sum(x)/H', 's': '1/sqrt(sum((x - mu)**2)/H + 0.00001)', 'xhat': '(x - mu)*s'},
+  'sizes': {'H': 4},
+  'example': {'x': [1.0, 3.0, -2.0, 2.0],
+              'gamma': [1.5, 0.5, -1.0, 2.0],
+              'beta': [0.1, -0.2, 0.0, 0.3],
+              'g': [0.3, -0.5, 1.0, 0.2]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'(sum(g*xhat), sum(g))': 'Summed over the features, as batch normalization sums '
+                                        'over the samples: each feature has a gain of its own, and '
+                                        'for one sample nothing is summed.'}}]
