@@ -196,6 +196,26 @@ def inverse_trigonometry(x):
                    + jnp.arctan2(u, 1.5 + u) + jnp.sinh(u) * jnp.cosh(u))
 
 
+def checkpointed_layers(W, x):  # jax.checkpoint (remat), as memory-saving models write it
+    layer = jax.checkpoint(lambda W, h: jnp.tanh(W @ h))
+    return jnp.sum(layer(W, layer(W, x)) ** 2)
+
+
+def weighted_logsumexp(x):  # logsumexp with weights b: sign() on the way, flat but for its jump
+    return jnp.sum(jax.nn.logsumexp(x, axis=0, b=jnp.array([1.0, 2.0, 0.5, 1.5])[:, None]))
+
+
+def nested_scans(x, c0):
+    def outer(c, row):
+        inner, _ = jax.lax.scan(lambda d, y: (jnp.sin(d * y + c), None), c, row)
+        return inner, None
+    return jax.lax.scan(outer, c0, x)[0] ** 2
+
+
+def vmapped_scan(xs):
+    return jnp.sum(jax.vmap(lambda row: jax.lax.scan(lambda c, y: (jnp.tanh(c * y + 0.5), c), 0.3, row)[1])(xs) ** 2)
+
+
 def iota_weighted(x):
     return jnp.sum(x * jax.lax.iota(np.float64, 3)) ** 2
 
@@ -245,6 +265,10 @@ LOSSES = {
                                           h0=normal(3), xs=normal(3, 2)), {"concatenate", "logistic"}),
     "iota_weighted": (iota_weighted, dict(x=normal(3)), {"mul"}),
     "inverse_trigonometry": (inverse_trigonometry, dict(x=X43), {"asin", "acos", "atanh", "arccosh", "atan2"}),
+    "checkpointed_layers": (checkpointed_layers, dict(W=normal(3, 3), x=normal(3)), {"tanh", "dot_general"}),
+    "weighted_logsumexp": (weighted_logsumexp, dict(x=X43), {"sign"}),
+    "nested_scans": (nested_scans, dict(x=normal(2, 3), c0=0.4), {"sin"}),
+    "vmapped_scan": (vmapped_scan, dict(xs=normal(2, 3)), {"tanh", "stack"}),
     "masked_mse": (masked_mse, dict(pred=normal(5), target=normal(5),
                                     mask=np.array([True, False, True, True, False])), {"where"}),
     "scatter_at_integer_input": (scatter_at_integer_input, dict(x=normal(4, 2), u=normal(3, 2),

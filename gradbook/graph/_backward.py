@@ -89,6 +89,9 @@ def _elementwise(node: Node, staged: Staged, rules) -> NodeRule:
              if staged[n].differentiable]
     for name in _with_condition_inputs(names, node, staged, formula):
         local = local_derivative(formula, symbol(name))
+        # sign() and the like are flat except at a jump, where SymPy puts a DiracDelta: JAX's
+        # slope there is 0, and the jump is measure zero (noted as a kink below)
+        local = local.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
         if node.rule.kink is not None:
             local = local.replace(lambda e: isinstance(e, sp.Heaviside),
                                   lambda e: sp.Heaviside(e.args[0], node.rule.kink))

@@ -95,10 +95,18 @@ def rule_for(eqn) -> Rule | None:
     if prim in SCALAR or prim == "select_n":
         return Rule("elementwise", lambda args, eqn=eqn: scalar_formula(eqn, args))
     inner = eqn.params.get("call_jaxpr") or eqn.params.get("jaxpr") or eqn.params.get("fun_jaxpr")
-    if inner is None or not _scalar_only(inner.jaxpr):
+    if inner is None or not _scalar_only(closed_jaxpr(inner).jaxpr):
         return None
+    inner = closed_jaxpr(inner)
     return Rule("elementwise", lambda args, inner=inner: compose(inner, args),
                 kink=KINK_AT_ZERO.get(function_name(eqn)))
+
+
+def closed_jaxpr(inner):
+    """A called function's jaxpr with its constants (jax.checkpoint's has none of its own)."""
+    from jax.extend.core import ClosedJaxpr
+
+    return inner if hasattr(inner, "consts") else ClosedJaxpr(inner, [])
 
 
 def function_name(eqn) -> str:
@@ -156,7 +164,7 @@ def _scalar_only(jaxpr) -> bool:
                 _size(v) == 1 for v in eqn.invars):
             continue  # a scalar made into an array of one value: still elementwise
         inner = eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
-        if inner is not None and len(eqn.outvars) == 1 and _scalar_only(inner.jaxpr):
+        if inner is not None and len(eqn.outvars) == 1 and _scalar_only(closed_jaxpr(inner).jaxpr):
             continue
         return False
     return len(jaxpr.outvars) == 1

@@ -14,12 +14,12 @@ import numpy as np
 from jax.extend.core import Literal
 
 from .._float64 import jax, jnp
-from ._rules import SUPPORTED, function_name, rule_for
+from ._rules import SUPPORTED, closed_jaxpr, function_name, rule_for
 from ._trace import _bind
 
 # Equations that only rename or retype a value: not nodes of their own.
 ALIASES = {"name", "convert_element_type", "copy", "copy_p"}
-CALLS = {"jit", "pjit", "closed_call", "core_call"}
+CALLS = {"jit", "pjit", "closed_call", "core_call", "checkpoint", "remat", "remat2"}
 CUSTOM = {"custom_jvp_call", "custom_vjp_call", "custom_vjp_call_jaxpr"}
 MAX_STEPS = 10_000  # a loop unrolled into more steps than this is refused
 
@@ -139,6 +139,7 @@ class _Stager:
 
     def inline(self, closed, refs, line: str) -> list:
         """Stage a called jaxpr (a jitted helper, a loop body, a branch) on `refs`."""
+        closed = closed_jaxpr(closed)
         env = dict(zip(closed.jaxpr.constvars, [self.constant(c) for c in closed.consts]))
         env.update(zip(closed.jaxpr.invars, refs))
         return self.run(closed.jaxpr, env, line)
