@@ -165,6 +165,19 @@ SWEEP_MODELS = {"log_softmax_mlp": (log_softmax_mlp, _mlp_example),
 LOSS_SCALES, DATA_SCALES, SEEDS = (1.0, 1.001, 0.37, 12.5), (0.1, 1.0, 30.0), range(2)
 
 
+def test_a_gradient_that_cancels_is_judged_by_the_size_of_its_terms():
+    """log_softmax's max-subtraction: its true gradient is 0, the terms summed into it are not."""
+    example = _mlp_example(np.random.default_rng(1), 1.0, 0.37)
+    staged = stage(log_softmax_mlp, example)
+    rules = _backward.derive_rules(staged)
+    _, (grads, _), sizes, _ = jax.jit(lambda a: at_example(staged, rules, a))(flatten_example(
+        log_softmax_mlp, example).by_name())
+    for name, grad in grads.items():  # the sizes bound every gradient, entry by entry
+        assert np.all(np.abs(np.asarray(grad)) <= np.asarray(sizes[name]) * (1 + 1e-12)), name
+    cancelled = [n for n, g in grads.items() if np.max(np.abs(g)) < 1e-15 and np.max(sizes[n]) > 1e-3]
+    assert cancelled, "the max-subtraction's gradient should cancel to rounding noise"
+
+
 @pytest.mark.parametrize("model", SWEEP_MODELS)
 def test_no_false_rejections_over_seeds_data_and_loss_scales(model):
     """24 cases per model, 72 in all: every node and every input agrees within the bound."""
