@@ -98,7 +98,7 @@ check_shape("attn.forward", "A for N = 2, M = 4 (N × M)", row_softmax(scores(Q_
 check_shape("attn.forward", "O for N = 2, M = 4, d_v = 5 (N × d_v)", attention(Q_r, K_r, V_r),
             (2, 5))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Step 1 of the backward pass: $O = AV$
 #
 # The last operation is an ordinary matrix product, so its two gradients are those of notebook
@@ -107,7 +107,7 @@ check_shape("attn.forward", "O for N = 2, M = 4, d_v = 5 (N × d_v)", attention(
 # respect to $O$ is exactly $G$: the chain rule uses nothing of $L$ beyond that. With matrix
 # symbols of symbolic sizes $N$, $M$, $d_v$:
 
-# %%
+# %% tags=["solution"]
 N, M, d, d_v = sp.symbols("N M d d_v", integer=True, positive=True)
 A = sp.MatrixSymbol("A", N, M)
 V = sp.MatrixSymbol("V", M, d_v)
@@ -116,17 +116,17 @@ L_output = sp.Trace(G.T * A * V)
 
 prove_equal("attn.value_grads", sp.Derivative(L_output, V), A.T * G)
 
-# %%
+# %% tags=["solution"]
 prove_equal("attn.value_grads", sp.Derivative(L_output, A), G * V.T)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Each value row $j$ receives the upstream gradients of all queries, weighted by how much each
 # query attended to key $j$. Against `jax.vjp` of the product, at the worked example with the
 # upstream gradient
 # $G = \begin{bmatrix} 1 & 0.5 \\ 0 & -1 \\ 0.5 & 1 \end{bmatrix}$, and at seeded random
 # matrices:
 
-# %%
+# %% tags=["solution"]
 def mix(A, V):
     return A @ V
 
@@ -135,7 +135,7 @@ G_ex = jnp.array([[1.0, 0.5], [0.0, -1.0], [0.5, 1.0]])
 check_vjp("attn.value_grads", mix, lambda A, V, G: (G @ V.T, A.T @ G), at=(A_ex, V_ex),
           cotangent=G_ex, wrt=("A", "V"), at_label="the worked example")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Step 2: the softmax, one row at a time
 #
 # Row $i$ of $A$ depends only on row $i$ of $S$, so the backward pass through the softmax works
@@ -149,7 +149,7 @@ check_vjp("attn.value_grads", mix, lambda A, V, G: (G @ V.T, A.T @ G), at=(A_ex,
 # SymPy proves it for a row of symbolic length $n$, with $a(j)$ standing for
 # $e^{s_j}/\sum_l e^{s_l}$ (and $n = k + r$, $r \ge 0$, so that $k$ is a valid index):
 
-# %%
+# %% tags=["solution"]
 n = sp.symbols("n", integer=True, positive=True)
 j, k, l, t = sp.symbols("j k l t", integer=True, positive=True)
 r = sp.symbols("r", integer=True, nonnegative=True)
@@ -173,7 +173,7 @@ with sp.evaluate(False):
 prove_chain("attn.softmax_backward", *row_backward, where={**weights, n: k + r},
             lhs=r"\bar s_k")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Stacking the rows, with $\operatorname{rowsum}$ the sum across the keys (one number per
 # query, broadcast back along the row):
 #
@@ -183,7 +183,7 @@ prove_chain("attn.softmax_backward", *row_backward, where={**weights, n: k + r},
 # side differentiates $\ell = \sum_{ij} \bar a_{ij} a_{ij}$ with every $a_{ij}$ the softmax of
 # row $i$ written out, the right side is the formula.
 
-# %%
+# %% tags=["solution"]
 def entries(name, rows, cols, **assumptions):
     return sp.Matrix(rows, cols, lambda i, c: sp.Symbol(f"{name}_{{{i + 1}{c + 1}}}",
                                                         **assumptions))
@@ -203,20 +203,20 @@ prove_equal("attn.softmax_backward", derivative(ell, S_23), formula, where=block
             lhs=r"\bar S", shown=r"\bar S = A \odot \big(\bar A - \operatorname{rowsum}(\bar A "
                                 r"\odot A)\big)\quad\text{(at size } 2 \times 3\text{)}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Every row of $\bar S$ adds up to zero, $\sum_k a_k\bar a_k - \big(\sum_j \bar a_j a_j\big)
 # \sum_k a_k = 0$ because the weights add up to one: adding a constant to a row of scores leaves
 # the weights unchanged, so no gradient flows in that direction. For the first row of the block:
 
-# %%
+# %% tags=["solution"]
 prove_equal("attn.softmax_backward", sp.Add(*formula[0, :]), 0, where=block, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Against `jax.vjp` of the row-wise softmax, at the example's scores with the incoming
 # gradient $\bar A = G V^{\mathsf T}$ from step 1, and at seeded random $2 \times 4$ blocks (more
 # keys than queries, so that summing along the wrong axis could not go unnoticed):
 
-# %%
+# %% tags=["solution"]
 def softmax_backward(S, A_bar):
     A = row_softmax(S)
     return A * (A_bar - jnp.sum(A_bar * A, axis=-1, keepdims=True))
@@ -228,14 +228,14 @@ check_vjp("attn.softmax_backward", row_softmax, softmax_backward, at=(S_ex,),
 check_vjp("attn.softmax_backward", row_softmax, softmax_backward, at=None, points=3,
           sample=lambda rng: (jnp.asarray(rng.standard_normal((2, 4))),), label="2 × 4 blocks")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Step 3: the scores $S = QK^{\mathsf T}/\sqrt d$
 #
 # The scores are again a matrix product, now with a constant factor. With
 # $L = \operatorname{tr}(\bar S^{\mathsf T} S)$, the linear loss whose gradient with respect to
 # $S$ is $\bar S$, SymPy proves both gradients for symbolic $N$, $M$ and $d$:
 
-# %%
+# %% tags=["solution"]
 Q = sp.MatrixSymbol("Q", N, d)
 K = sp.MatrixSymbol("K", M, d)
 S_bar = sp.MatrixSymbol(r"\bar{S}", N, M)
@@ -243,29 +243,29 @@ L_scores = sp.Trace(S_bar.T * (Q * K.T / sp.sqrt(d)))
 
 prove_equal("attn.query_key_grads", sp.Derivative(L_scores, Q), S_bar * K / sp.sqrt(d))
 
-# %%
+# %% tags=["solution"]
 prove_equal("attn.query_key_grads", sp.Derivative(L_scores, K), S_bar.T * Q / sp.sqrt(d))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The keys' gradient uses $\bar S^{\mathsf T}$ because a key is a column of $S$ (it meets every
 # query), while a query is a row. Both carry the same $1/\sqrt d$ as the forward pass. Against
 # `jax.vjp` at the worked example, with $\bar S$ from step 2 as the incoming gradient:
 
-# %%
+# %% tags=["solution"]
 Sbar_ex = softmax_backward(S_ex, Abar_ex)
 check_vjp("attn.query_key_grads", scores,
           lambda Q, K, S_bar: (S_bar @ K / jnp.sqrt(Q.shape[-1]),
                                S_bar.T @ Q / jnp.sqrt(Q.shape[-1])),
           at=(Q_ex, K_ex), cotangent=Sbar_ex, wrt=("Q", "K"), at_label="the worked example")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The whole layer
 #
 # Chaining the three steps gives the backward pass of attention: from $G$ to $\bar V$ and
 # $\bar A$, through the row-wise softmax to $\bar S$, and through the scores to $\bar Q$ and
 # $\bar K$. Written as code:
 
-# %%
+# %% tags=["solution"]
 def attention_backward(Q, K, V, G):
     A = row_softmax(scores(Q, K))
     V_bar = A.T @ G
@@ -276,7 +276,7 @@ def attention_backward(Q, K, V, G):
     return Q_bar, K_bar, V_bar
 
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # That the composition is right is proven by SymPy for one explicit layer: $N = 2$ queries,
 # $M = 3$ keys, $d = 2$, $d_v = 2$, every entry a separate symbol, so that a misplaced
 # transpose would change the entries even where the shapes happen to fit. The loss is $\mathcal L = \sum_{ij} G_{ij} O_{ij}$, with $O$ written
@@ -284,7 +284,7 @@ def attention_backward(Q, K, V, G):
 # $\bar S = A \odot (GV^{\mathsf T} - \operatorname{rowsum}(GV^{\mathsf T} \odot A))$ of
 # these symbols.
 
-# %%
+# %% tags=["solution"]
 Qx, Kx = entries("q", 2, 2, real=True), entries("k", 3, 2, real=True)
 Vx, Gx = entries("v", 3, 2, real=True), entries("g", 2, 2, real=True)
 Sx = Qx * Kx.T / sp.sqrt(2)
@@ -303,20 +303,20 @@ layer = {L_layer: sum(Gx.multiply_elementwise(Ax * Vx)), d: 2,
 
 prove_equal("attn.backward", derivative(L_layer, Vx), A_m.T * G_m, where=layer, lhs=r"\bar V")
 
-# %%
+# %% tags=["solution"]
 prove_equal("attn.backward", derivative(L_layer, Qx), Sbar_m * K_m / sp.sqrt(d), where=layer,
             lhs=r"\bar Q")
 
-# %%
+# %% tags=["solution"]
 prove_equal("attn.backward", derivative(L_layer, Kx), Sbar_m.T * Q_m / sp.sqrt(d), where=layer,
             lhs=r"\bar K")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Numerically, the whole backward pass is compared with `jax.vjp` of the attention function and
 # with central differences of $\langle G, O\rangle$, at the worked example and at seeded random
 # layers with $N = 2$, $M = 4$, $d = 3$, $d_v = 5$:
 
-# %%
+# %% tags=["solution"]
 check_vjp("attn.backward", attention, attention_backward, at=(Q_ex, K_ex, V_ex),
           cotangent=G_ex, wrt=("Q", "K", "V"), at_label="the worked example")
 check_vjp("attn.backward", attention, attention_backward, at=None, points=3,
@@ -324,7 +324,7 @@ check_vjp("attn.backward", attention, attention_backward, at=None, points=3,
           sample=lambda rng: tuple(jnp.asarray(rng.standard_normal(shape))
                                    for shape in [(2, 3), (4, 3), (4, 5)]))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # At the worked example, to four decimals,
 #
 # $$\bar Q = \begin{bmatrix} 0.1278 & 0.3389 \\ 0.4668 & -0.1438 \\ -0.2388 & 0.2457
@@ -334,7 +334,7 @@ check_vjp("attn.backward", attention, attention_backward, at=None, points=3,
 # \bar V = \begin{bmatrix} 0.6297 & -0.0367 \\ 0.5419 & 0.3988 \\ 0.3284 & 0.1380
 # \end{bmatrix}.$$
 
-# %%
+# %% tags=["solution"]
 Qbar_ex, Kbar_ex, Vbar_ex = attention_backward(Q_ex, K_ex, V_ex, G_ex)
 check_printed("attn.backward", "Q̄", Qbar_ex, [["0.1278", "0.3389"], ["0.4668", "-0.1438"],
                                               ["-0.2388", "0.2457"]])
@@ -343,14 +343,50 @@ check_printed("attn.backward", "K̄", Kbar_ex, [["0.4403", "0.1843"], ["-0.3195"
 check_printed("attn.backward", "V̄", Vbar_ex, [["0.6297", "-0.0367"], ["0.5419", "0.3988"],
                                               ["0.3284", "0.1380"]])
 
-# %% [markdown]
+# %%
+exercise("attn.value_grads.V",
+         r"An attention layer computes $O = A V$ with the weights "
+         r"$A = \operatorname{softmax}(Q K^{\mathsf T}/\sqrt d)$ taken row by row. The upstream "
+         r"gradient is $G = \partial L/\partial O$. Find $\partial L/\partial V$.",
+         of="sum(G * (A @ V))", wrt="V", answer="A.T @ G",
+         inputs={"Q": "N × d", "K": "M × d", "V": "M × e", "G": "N × e"},
+         sizes={"N": 3, "M": 3, "d": 2, "e": 2},
+         where={"A": "softmax(Q @ K.T / sqrt(d), axis=1)"},
+         example={"Q": [[1.0, 0.0], [0.5, 1.0], [-1.0, 1.0]],
+                  "K": [[1.0, 0.5], [-0.5, 1.0], [0.0, -1.0]],
+                  "V": [[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]],
+                  "G": [[1.0, 0.5], [0.0, -1.0], [0.5, 1.0]]},
+         spellings=["A.T @ G", r"A^{\mathsf T} G"],
+         same_as=lambda Q, K, V, G: attention_backward(Q, K, V, G)[2])
+
+# %%
+exercise("attn.query_key_grads.Q",
+         r"For the same layer, find $\partial L/\partial Q$, the gradient with respect to the "
+         r"queries, through the row-wise softmax and the scaled scores "
+         r"$S = Q K^{\mathsf T}/\sqrt d$.",
+         of="sum(G * (A @ V))", wrt="Q",
+         answer="(A * (G @ V.T - sum(A * (G @ V.T), axis=1, keepdims=True))) @ K / sqrt(d)",
+         inputs={"Q": "N × d", "K": "M × d", "V": "M × e", "G": "N × e"},
+         sizes={"N": 3, "M": 3, "d": 2, "e": 2},
+         where={"A": "softmax(Q @ K.T / sqrt(d), axis=1)"},
+         example={"Q": [[1.0, 0.0], [0.5, 1.0], [-1.0, 1.0]],
+                  "K": [[1.0, 0.5], [-0.5, 1.0], [0.0, -1.0]],
+                  "V": [[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]],
+                  "G": [[1.0, 0.5], [0.0, -1.0], [0.5, 1.0]]},
+         mistakes={"(A * (G @ V.T - sum(A * (G @ V.T), axis=1, keepdims=True))) @ K":
+                   "The scores are scaled by 1/sqrt(d) on the way forward, so the gradient that "
+                   "flows back through them is scaled by it too; it is missing here."},
+         spellings=["S_bar @ K / jnp.sqrt", r"\bar S K/\sqrt d"],
+         same_as=lambda Q, K, V, G: attention_backward(Q, K, V, G)[0])
+
+# %% [markdown] tags=["solution"]
 # ## A common mistake: forgetting $1/\sqrt d$ in the backward pass
 #
 # The scaling is easy to treat as part of the forward pass only. Leaving it out of $\bar Q$ and
 # $\bar K$ makes both too large by $\sqrt d$, here $\sqrt 2$; the check rejects it at the worked
 # example:
 
-# %%
+# %% tags=["solution"]
 def attention_backward_unscaled(Q, K, V, G):
     A = row_softmax(scores(Q, K))
     A_bar = G @ V.T
@@ -362,7 +398,7 @@ with rejects("attn.backward", "Q̄ = S̄ K and K̄ = S̄ᵀ Q, without the facto
     check_vjp("attn.backward", attention, attention_backward_unscaled, at=(Q_ex, K_ex, V_ex),
               cotangent=G_ex, wrt=("Q", "K", "V"), points=0, at_label="the worked example")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The causal mask
 #
 # In a decoder, position $i$ may only look at positions $j \le i$ (§3.2.3 of the paper). The
@@ -373,7 +409,7 @@ with rejects("attn.backward", "Q̄ = S̄ K and K̄ = S̄ᵀ Q, without the facto
 # underflows to 0. Every row keeps at least its diagonal entry, so no row is all $-\infty$
 # (which would give $0/0$).
 
-# %%
+# %% tags=["solution"]
 def causal_mask(N, M):
     later = jnp.arange(M)[None, :] > jnp.arange(N)[:, None]
     return jnp.where(later, -jnp.inf, 0.0)
@@ -384,12 +420,12 @@ def causal_attention(Q, K, V):
     return row_softmax(S) @ V
 
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # At the worked example the first query now sees only the first key, so its output is the
 # first value, $(1, 0)$; the second query splits its attention between the first two keys,
 # $(0.5441,\ 0.4559,\ 0)$; the third row is unchanged.
 
-# %%
+# %% tags=["solution"]
 A_causal = row_softmax(S_ex + causal_mask(3, 3))
 A_large_negative = row_softmax(S_ex + jnp.where(causal_mask(3, 3) < 0, -1e9, 0.0))
 check_that("attn.mask", "num", bool(jnp.all(A_large_negative == A_causal)),
@@ -399,14 +435,14 @@ check_printed("attn.mask", "A with the causal mask", A_causal,
                ["0.1720", "0.7073", "0.1207"]])
 A_causal
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # What does the mask do to the gradient? SymPy answers it in the limit, for one row of three
 # scores with the last one pushed down by $\mu$ and $\mu \to \infty$. The masked weight goes to
 # zero, the other two become the softmax of the unmasked scores alone, and the gradient of the
 # row's loss $\ell = \sum_j \bar a_j a_j$ with respect to the masked score goes to zero, since
 # by step 2 it is the masked weight times a bounded bracket.
 
-# %%
+# %% tags=["solution"]
 s_row = sp.symbols("s1:4", real=True)
 a_row = sp.symbols("a1:4", positive=True)
 abar_row = sp.symbols(r"\bar{a}_1:4", real=True)
@@ -418,11 +454,11 @@ masked_row = {ell_row: sum(ab * a for ab, a in zip(abar_row, a_row)),
 
 prove_equal("attn.mask", sp.Limit(a_row[2], mu, sp.oo), 0, where=masked_row)
 
-# %%
+# %% tags=["solution"]
 prove_equal("attn.mask", sp.Limit(a_row[0], mu, sp.oo),
             sp.exp(s_row[0]) / (sp.exp(s_row[0]) + sp.exp(s_row[1])), where=masked_row)
 
-# %%
+# %% tags=["solution"]
 with sp.evaluate(False):
     masked_gradient = [
         sp.Limit(sp.Derivative(ell_row, s_row[2]), mu, sp.oo),
@@ -432,13 +468,13 @@ with sp.evaluate(False):
     ]
 prove_chain("attn.mask", *masked_gradient, where=masked_row)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With $-\infty$ itself the masked weights are exactly 0, so by step 2 the entries of $\bar S$
 # at masked positions are exactly 0 too, and the backward formulas need no change: they only
 # have to use the masked $A$. In particular no gradient reaches a key or a value from a query
 # that may not see it. Here is `jax.grad` with respect to the scores, at the worked example:
 
-# %%
+# %% tags=["solution"]
 def masked_loss_of_scores(S, V, G):
     return jnp.sum(G * (row_softmax(S + causal_mask(3, 3)) @ V))
 
@@ -448,22 +484,22 @@ upper = np.triu_indices(3, k=1)
 check_that("attn.mask", "jax", bool(jnp.all(S_bar_masked[upper] == 0.0)),
            f"jax.grad puts exactly 0 on the masked scores: {S_bar_masked[upper].tolist()}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # And the output of the first query does not depend on the second and third keys or values at
 # all: its Jacobian with respect to them is exactly zero.
 
-# %%
+# %% tags=["solution"]
 _, dO_dK, dO_dV = jax.jit(jax.jacobian(causal_attention, argnums=(0, 1, 2)))(Q_ex, K_ex, V_ex)
 check_that("attn.mask", "jax",
            bool(jnp.all(dO_dK[0, :, 1:, :] == 0.0) and jnp.all(dO_dV[0, :, 1:, :] == 0.0)),
            "∂O₁/∂K and ∂O₁/∂V vanish exactly for keys and values 2 and 3")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The backward pass of the unmasked layer, with the masked $A$ in place of $A$, agrees with
 # `jax.vjp` of the masked layer and with finite differences, at the worked example and at
 # seeded random layers of the same size:
 
-# %%
+# %% tags=["solution"]
 def causal_attention_backward(Q, K, V, G):
     A = row_softmax(scores(Q, K) + causal_mask(Q.shape[0], K.shape[0]))
     A_bar = G @ V.T
@@ -474,7 +510,7 @@ def causal_attention_backward(Q, K, V, G):
 check_vjp("attn.mask", causal_attention, causal_attention_backward, at=(Q_ex, K_ex, V_ex),
           cotangent=G_ex, wrt=("Q", "K", "V"), at_label="the worked example")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## Why divide by $\sqrt d$
 #
 # Footnote 4 of the paper gives the reason. If the entries of $q$ and $k$ are independent with
@@ -495,7 +531,7 @@ check_vjp("attn.mask", causal_attention, causal_attention_backward, at=(Q_ex, K_
 #   the median Jacobian there is below a tenth of its scaled counterpart;
 # - with scaling, the mean largest weight stays within 0.05 of its value at $d = 4$.
 
-# %%
+# %% tags=["solution"]
 n_queries, n_keys, dims = 2000, 16, [4, 16, 64, 256]
 generator = np.random.default_rng(2017)
 
@@ -521,7 +557,7 @@ for d_k in dims:
         largest.append(float(mean_largest))
         jac.append(float(median_jac))
 
-# %%
+# %% tags=["solution"]
 def listed(values, digits=3):
     return ", ".join(f"{v:.{digits}f}" for v in values)
 
@@ -540,12 +576,12 @@ check_that("attn.scaling", "measured",
            f"with scaling, the mean largest weight stays put: {listed(largest_scaled)} "
            "(bound: within 0.05 of its value at d = 4)")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The same measurements as a picture. Without the scaling the softmax drifts towards a hard
 # maximum as the keys get wider, and its Jacobian, the factor every gradient to $Q$ and $K$ has
 # to pass through, collapses; with it, neither depends on $d$.
 
-# %%
+# %% tags=["solution"]
 import matplotlib.pyplot as plt
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
@@ -561,7 +597,7 @@ right.legend()
 show_figure(fig, "mean largest softmax weight and median softmax-Jacobian size against d, "
                  "with and without the 1/√d scaling")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The same backward pass, derived by machine
 #
 # The three steps of the backward pass were derived by hand above. `derive` regenerates them
@@ -577,7 +613,7 @@ show_figure(fig, "mean largest softmax weight and median softmax-Jacobian size a
 # example and at seeded points near it. In the drawing, $\sqrt d$ is a node of its own and
 # the $3 \times 3$ edges show only their shape.
 
-# %%
+# %% tags=["solution"]
 def attention_loss(Q, K, V, G):
     S = named(Q @ K.T / jnp.sqrt(Q.shape[-1]), "S")
     e = named(jnp.exp(S - jnp.max(S, axis=-1, keepdims=True)), "e")
@@ -589,13 +625,13 @@ def attention_loss(Q, K, V, G):
 workbook = derive(attention_loss, at=dict(Q=Q_ex, K=K_ex, V=V_ex, G=G_ex),
                   wrt=["Q", "K", "V"], claim="attn.machine", output="L")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The hand results of steps 1 to 3 at the same example, against the machine's gradients:
 # $\bar A = G V^{\mathsf T}$ and $\bar V = A^{\mathsf T} G$,
 # $\bar S = A \odot (\bar A - \operatorname{rowsum}(\bar A \odot A))$, and
 # $\bar Q = \bar S K/\sqrt d$, $\bar K = \bar S^{\mathsf T} Q/\sqrt d$.
 
-# %%
+# %% tags=["solution"]
 hand = [("O", "the upstream gradient G", G_ex),
         ("A", "G Vᵀ", G_ex @ V_ex.T),
         ("V", "Aᵀ G", A_ex.T @ G_ex),
@@ -606,5 +642,5 @@ for name, formula, value in hand:
     check_close("attn.machine", "num", f"∂L/∂{name} by derive and {formula}",
                 workbook.grad(name), value)
 
-# %%
+# %% tags=["solution"]
 summary()

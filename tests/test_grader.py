@@ -323,3 +323,14 @@ def test_notebook_13s_exercises_take_the_right_answer_and_name_the_declared_mist
     assert check(exercise_id, right).passed
     said = check(exercise_id, mistake)
     assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)
+
+
+def test_notebook_15s_query_gradient_without_its_scale_gets_the_teachers_message():
+    from gradbook.exercises._grader import EXPECTED_MISTAKE
+
+    unscaled = "(A * (G @ V.T - sum(A * (G @ V.T), axis=1, keepdims=True))) @ K"
+    assert check("attn.query_key_grads.Q", unscaled + " / sqrt(d)").passed
+    said = check("attn.query_key_grads.Q", unscaled)
+    assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)
+    assert check("attn.value_grads.V", "A.T @ G").passed
+    assert not check("attn.value_grads.V", "A @ G").passed

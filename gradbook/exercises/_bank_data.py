@@ -763,4 +763,59 @@ BANK = [{'id': 'kang.2.result',
   'mask': None,
   'mistakes': {'(sum(g*xhat), sum(g))': 'Summed over the features, as batch normalization sums '
                                         'over the samples: each feature has a gain of its own, and '
-                                        'for one sample nothing is summed.'}}]
+                                        'for one sample nothing is summed.'}},
+ {'id': 'attn.value_grads.V',
+  'claim': 'attn.value_grads',
+  'notebook': '15_attention',
+  'cite': '“Attention Is All You Need” (vaswani2017), §3.2.1, Eq. (1) (the gradients derived here)',
+  'task': 'An attention layer computes $O = A V$ with the weights $A = \\operatorname{softmax}(Q '
+          'K^{\\mathsf T}/\\sqrt d)$ taken row by row. The upstream gradient is $G = \\partial '
+          'L/\\partial O$. Find $\\partial L/\\partial V$.',
+  'of': 'sum(G * (A @ V))',
+  'wrt': 'V',
+  'answer': 'A.T @ G',
+  'inputs': {'Q': 'N × d', 'K': 'M × d', 'V': 'M × e', 'G': 'N × e'},
+  'where': {'A': 'softmax(Q @ K.T / sqrt(d), axis=1)'},
+  'sizes': {'N': 3, 'M': 3, 'd': 2, 'e': 2},
+  'example': {'Q': [[1.0, 0.0], [0.5, 1.0], [-1.0, 1.0]],
+              'K': [[1.0, 0.5], [-0.5, 1.0], [0.0, -1.0]],
+              'V': [[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]],
+              'G': [[1.0, 0.5], [0.0, -1.0], [0.5, 1.0]]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None},
+ {'id': 'attn.query_key_grads.Q',
+  'claim': 'attn.query_key_grads',
+  'notebook': '15_attention',
+  'cite': '“Attention Is All You Need” (vaswani2017), §3.2.1, Eq. (1) (the gradients derived here)',
+  'task': 'For the same layer, find $\\partial L/\\partial Q$, the gradient with respect to the '
+          'queries, through the row-wise softmax and the scaled scores $S = Q K^{\\mathsf '
+          'T}/\\sqrt d$.',
+  'of': 'sum(G * (A @ V))',
+  'wrt': 'Q',
+  'answer': '(A * (G @ V.T - sum(A * (G @ V.T), axis=1, keepdims=True))) @ K / sqrt(d)',
+  'inputs': {'Q': 'N × d', 'K': 'M × d', 'V': 'M × e', 'G': 'N × e'},
+  'where': {'A': 'softmax(Q @ K.T / sqrt(d), axis=1)'},
+  'sizes': {'N': 3, 'M': 3, 'd': 2, 'e': 2},
+  'example': {'Q': [[1.0, 0.0], [0.5, 1.0], [-1.0, 1.0]],
+              'K': [[1.0, 0.5], [-0.5, 1.0], [0.0, -1.0]],
+              'V': [[1.0, 0.0], [0.0, 2.0], [-1.0, 1.0]],
+              'G': [[1.0, 0.5], [0.0, -1.0], [0.5, 1.0]]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'(A * (G @ V.T - sum(A * (G @ V.T), axis=1, keepdims=True))) @ K': 'The scores are '
+                                                                                  'scaled by '
+                                                                                  '1/sqrt(d) on '
+                                                                                  'the way '
+                                                                                  'forward, so the '
+                                                                                  'gradient that '
+                                                                                  'flows back '
+                                                                                  'through them is '
+                                                                                  'scaled by it '
+                                                                                  'too; it is '
+                                                                                  'missing here.'}}]
