@@ -51,7 +51,7 @@ loss = {L: g[0] * h1 + g[1] * h2 + g[2] * h3}
 states = {h1: sp.tanh(w * h0 + u * x[0] + b), h2: sp.tanh(w * h1 + u * x[1] + b),
           h3: sp.tanh(w * h2 + u * x[2] + b)}
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The error signal, passed backwards
 #
 # $\delta_t = \partial L/\partial h_t$ is the *total* derivative: moving $h_t$ changes the
@@ -60,7 +60,7 @@ states = {h1: sp.tanh(w * h0 + u * x[0] + b), h2: sp.tanh(w * h1 + u * x[1] + b)
 # through $h_3$, whose derivative with respect to $h_2$ is the tanh's slope
 # $1 - h_3^2$ times $w$:
 
-# %%
+# %% tags=["solution"]
 delta = d1, d2, d3 = sp.symbols(r"\delta_1:4", real=True)
 d0 = sp.Symbol(r"\delta_0", real=True)
 signals = {d3: g[2], d2: g[1] + w * (1 - h3**2) * d3, d1: g[0] + w * (1 - h2**2) * d2}
@@ -75,13 +75,13 @@ with sp.evaluate(False):
     ]
 prove_chain("bptt.delta", *delta_2, where=loss | later_than_2 | signals)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # From $h_1$ there are three paths: directly, through $h_2$, and through $h_2$ and then $h_3$.
 # The two indirect paths both start with the factor $w(1-h_2^2)$; taking it out leaves
 # exactly $\delta_2$, so the paths never have to be enumerated: each $\delta$ is built from
 # the next one.
 
-# %%
+# %% tags=["solution"]
 later_than_1 = {h2: states[h2], h3: states[h3]}
 with sp.evaluate(False):
     delta_1 = [
@@ -95,23 +95,23 @@ with sp.evaluate(False):
     ]
 prove_chain("bptt.delta", *delta_1, where=loss | later_than_1 | signals)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The initial state has no loss term of its own, so its gradient is the propagated part
 # alone, $\delta_0 = \partial L/\partial h_0 = w(1 - h_1^2)\,\delta_1$:
 
-# %%
+# %% tags=["solution"]
 with sp.evaluate(False):
     delta_0 = w * (1 - h1**2) * d1
 prove_equal("bptt.delta", sp.Derivative(L, h0), delta_0, where=loss | states | signals)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The weight gradient: a sum over time
 #
 # $w$ is used at every step, so $L$ depends on it through all three states. Each state
 # depends on $w$ twice: directly (the term $w\,h_{t-1}$ in its argument) and through the
 # previous state, so the sensitivity $\partial h_t/\partial w$ follows a forward recursion:
 
-# %%
+# %% tags=["solution"]
 with sp.evaluate(False):
     forward_sensitivity = [
         sp.Derivative(h2, w),
@@ -120,12 +120,12 @@ with sp.evaluate(False):
     ]
 prove_chain("bptt.weights", *forward_sensitivity, where=states, box=False)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Unrolling that recursion for the three states (with $\partial h_0/\partial w = 0$) gives the
 # first line below. Collecting the terms that multiply each earlier state $h_{t-1}$ groups
 # them into the $\delta_t$ found above, one term per step:
 
-# %%
+# %% tags=["solution"]
 with sp.evaluate(False):
     weight_gradient = [
         sp.Derivative(L, w),
@@ -146,18 +146,18 @@ with sp.evaluate(False):
 prove_chain("bptt.weights", *weight_gradient, where=loss | states | signals,
             lhs=r"\frac{\partial L}{\partial w}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The input weight and the bias are shared the same way; their per-step terms carry $x_t$
 # and $1$ where the recurrent weight's carry $h_{t-1}$:
 
-# %%
+# %% tags=["solution"]
 with sp.evaluate(False):
     du = sp.Add(d3 * (1 - h3**2) * x[2], d2 * (1 - h2**2) * x[1], d1 * (1 - h1**2) * x[0])
     db = sp.Add(d3 * (1 - h3**2), d2 * (1 - h2**2), d1 * (1 - h1**2))
 prove_equal("bptt.weights", sp.Derivative(L, u), du, where=loss | states | signals)
 prove_equal("bptt.weights", sp.Derivative(L, b), db, where=loss | states | signals)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ### The common mistake: the last step's term alone
 #
 # Treating the unrolled network like a single layer, one might keep only the term of the
@@ -165,12 +165,48 @@ prove_equal("bptt.weights", sp.Derivative(L, b), db, where=loss | states | signa
 # earlier steps. Held against the unrolled gradient (the third line of the chain above), it is
 # rejected:
 
-# %%
+# %% tags=["solution"]
 unrolled = weight_gradient[2][0]
 with rejects("bptt.weights", "∂L/∂w taken from the last step only (no sum over time)"):
     prove_equal("bptt.weights", unrolled, d3 * (1 - h3**2) * h2, where=signals)
 
-# %% [markdown]
+# %%
+exercise("bptt.delta.h0",
+         r"A scalar recurrent unit runs three steps, $h_t = \tanh(w\,h_{t-1} + u\,x_t + b)$ "
+         r"for $t = 1, 2, 3$ from $h_0$, and the loss is $L = g_1 h_1 + g_2 h_2 + g_3 h_3$ "
+         r"(a loss term at every step). Find $\partial L/\partial h_0$, written with the "
+         r"states $h_1, h_2, h_3$.",
+         of="g1*h1 + g2*h2 + g3*h3", wrt="h0",
+         answer="w*(1 - h1**2)*(g1 + w*(1 - h2**2)*(g2 + w*(1 - h3**2)*g3))",
+         inputs={"w": "scalar", "u": "scalar", "b": "scalar", "h0": "scalar", "x1": "scalar",
+                 "x2": "scalar", "x3": "scalar", "g1": "scalar", "g2": "scalar", "g3": "scalar"},
+         example={"w": 0.5, "u": 1.0, "b": 0.1, "h0": 0.2, "x1": 1.0, "x2": -0.5, "x3": 0.3,
+                  "g1": 0.1, "g2": -0.2, "g3": 1.0},
+         where={"h1": "tanh(w*h0 + u*x1 + b)", "h2": "tanh(w*h1 + u*x2 + b)",
+                "h3": "tanh(w*h2 + u*x3 + b)"},
+         mistakes={"w**3*(1 - h1**2)*(1 - h2**2)*(1 - h3**2)*g3":
+                   "Only the path from the last step's loss: the losses at steps 1 and 2 reach "
+                   "h0 too, each along its own shorter path."})
+
+# %%
+exercise("bptt.weights.w",
+         r"For the same unit and loss, with the error signals "
+         r"$\delta_t = \partial L/\partial h_t$ given ($\delta_3 = g_3$, "
+         r"$\delta_2 = g_2 + w(1 - h_3^2)\delta_3$, $\delta_1 = g_1 + w(1 - h_2^2)\delta_2$), find "
+         r"$\partial L/\partial w$, the gradient of the recurrent weight.",
+         of="g1*h1 + g2*h2 + g3*h3", wrt="w",
+         answer="d1*(1 - h1**2)*h0 + d2*(1 - h2**2)*h1 + d3*(1 - h3**2)*h2",
+         inputs={"w": "scalar", "u": "scalar", "b": "scalar", "h0": "scalar", "x1": "scalar",
+                 "x2": "scalar", "x3": "scalar", "g1": "scalar", "g2": "scalar", "g3": "scalar"},
+         example={"w": 0.5, "u": 1.0, "b": 0.1, "h0": 0.2, "x1": 1.0, "x2": -0.5, "x3": 0.3,
+                  "g1": 0.1, "g2": -0.2, "g3": 1.0},
+         where={"h1": "tanh(w*h0 + u*x1 + b)", "h2": "tanh(w*h1 + u*x2 + b)",
+                "h3": "tanh(w*h2 + u*x3 + b)",
+                "d3": "g3", "d2": "g2 + w*(1 - h3**2)*d3", "d1": "g1 + w*(1 - h2**2)*d2"},
+         mistakes={"d3*(1 - h3**2)*h2": "The last step's term alone: w is used at every step, "
+                                        "so its gradient is a sum over time, one term a step."})
+
+# %% [markdown] tags=["solution"]
 # ## A state of two entries
 #
 # With a vector state the recursion reads $\delta_{t-1} = g_{t-1} + W^\top\big((1 - h_t^2)
@@ -184,7 +220,7 @@ with rejects("bptt.weights", "∂L/∂w taken from the last step only (no sum ov
 # only makes the expressions longer: the gradients of $U$ and $b$ were proven in the scalar
 # case and are checked numerically below.)
 
-# %%
+# %% tags=["solution"]
 def vector(name, t, n=2):
     return sp.Matrix([sp.Symbol(f"{name}_{{{t},{i}}}", real=True) for i in range(1, n + 1)])
 
@@ -215,21 +251,21 @@ for t in (3, 2):
     vector_signals |= dict(zip(D[t - 1], G[t - 1] + Wm.T * sp.matrix_multiply_elementwise(
         tanh_slope(H[t]), D[t])))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The recursion, from $h_2$ to $h_1$ (with $h_1$ the variable, so only $h_2$ and $h_3$ are
 # defined in terms of it):
 
-# %%
+# %% tags=["solution"]
 prove_equal("bptt.delta", derivative(L, H[1]),
             sp.MatAdd(sp.ImmutableMatrix(G[1]), sp.MatMul(
                 sp.ImmutableMatrix(Wm.T),
                 sp.ImmutableMatrix(sp.matrix_multiply_elementwise(tanh_slope(H[2]), D[2])))),
             where=vector_loss | states_after(1) | vector_signals)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # and the recurrent weight's gradient, a sum of three per-step terms:
 
-# %%
+# %% tags=["solution"]
 def per_step(t):
     return sp.matrix_multiply_elementwise(D[t], tanh_slope(H[t]))
 
@@ -238,7 +274,7 @@ everything = vector_loss | states_after(0) | vector_signals
 prove_equal("bptt.weights", derivative(L, Wm), sp.MatAdd(*[per_step(t) * H[t - 1].T
                                                           for t in (1, 2, 3)]), where=everything)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The machine's check for five steps
 #
 # In JAX the forward pass is a loop over the steps, and the loss has a squared-error term at
@@ -248,7 +284,7 @@ prove_equal("bptt.weights", derivative(L, Wm), sp.MatAdd(*[per_step(t) * H[t - 1
 # and pass $W^\top(\cdot)$ down. What is left at the end is $\delta_0 = \partial L/\partial
 # h_0$. The state has 3 entries and the inputs 2, so that $W$ and $U$ have different shapes.
 
-# %%
+# %% tags=["solution"]
 def rnn_states(W, U, b, h0, xs):
     hs = [h0]
     for x_t in xs:
@@ -290,10 +326,10 @@ check_gradient("bptt.weights", rnn_loss, lambda *args: bptt(*args)[:3], at=None,
 check_gradient("bptt.delta", rnn_loss, lambda *args: bptt(*args)[3], at=None,
                sample=rnn_point, wrt="h0")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Keeping only the last step's terms fails against JAX as it did against SymPy:
 
-# %%
+# %% tags=["solution"]
 def last_step_only(W, U, b, h0, xs, ys):
     hs = rnn_states(W, U, b, h0, xs)
     a = (hs[-1] - ys[-1]) * (1 - hs[-1] ** 2)
@@ -304,7 +340,7 @@ with rejects("bptt.weights", "the gradient taken from the last step only (no sum
     check_gradient("bptt.weights", rnn_loss, last_step_only, at=None, sample=rnn_point,
                    wrt=("W", "U", "b"))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## A worked example
 #
 # One hidden unit, $w = 0.5$, $u = 1$, $b = 0$, the initial state $h_0 = 0.5$, the inputs
@@ -312,7 +348,7 @@ with rejects("bptt.weights", "the gradient taken from the last step only (no sum
 # $h_1 = \tanh(0.25 + 1) \approx 0.8483$, and then $h = [0.8483, -0.5196, 0.2357]$. The
 # numbers are $1\times 1$ arrays, so that the general code above runs on them unchanged.
 
-# %%
+# %% tags=["solution"]
 def last_state_loss(W, U, b, h0, xs, y):
     return 0.5 * jnp.sum((rnn_states(W, U, b, h0, xs)[-1] - y) ** 2)
 
@@ -323,14 +359,14 @@ h_ex = jnp.concatenate(rnn_states(*example[:5]))  # h_0, h_1, h_2, h_3
 print("h_1, h_2, h_3 =", h_ex[1:])
 check_printed("bptt.example", "h_1, h_2, h_3", h_ex[1:], ["0.8483", "-0.5196", "0.2357"])
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Backward: $\delta_3 = h_3 - 1 \approx -0.7643$, then
 # $\delta_2 = w(1 - h_3^2)\,\delta_3 \approx -0.3609$ and $\delta_1 \approx -0.1317$. The three
 # per-step terms $\delta_t(1 - h_t^2)\,h_{t-1}$ are about $-0.0185$, $-0.2235$ and $0.3751$,
 # and their sum is $\partial L/\partial w \approx 0.1332$. The last step's term alone would
 # have been $0.3751$, almost three times too large; the earlier steps pull the other way.
 
-# %%
+# %% tags=["solution"]
 delta_3 = h_ex[3] - 1.0
 delta_2 = 0.5 * (1 - h_ex[3] ** 2) * delta_3
 delta_1 = 0.5 * (1 - h_ex[2] ** 2) * delta_2
@@ -343,11 +379,11 @@ check_printed("bptt.example", "δ_t (1 - h_t²) h_{t-1}, t = 1, 2, 3", terms,
               ["-0.0185", "-0.2235", "0.3751"])
 check_printed("bptt.example", "∂L/∂w", terms.sum(), "0.1332")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # `jax.grad` of the loss, and the general backward pass above (given $g_3 = h_3 - 1$ and
 # $g_1 = g_2 = 0$), land on the same number:
 
-# %%
+# %% tags=["solution"]
 def last_state_bptt(W, U, b, h0, xs, y):
     gs = [jnp.zeros_like(h0)] * (len(xs) - 1) + [rnn_states(W, U, b, h0, xs)[-1] - y]
     return backward(W, U, b, h0, xs, gs)
@@ -360,12 +396,12 @@ check_close("bptt.example", "jax", "∂L/∂w by the backward pass and by jax.gr
             last_state_bptt(*example)[0][0, 0])
 check_printed("bptt.example", "∂L/∂w by jax.grad", jax_dw, "0.1332")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The example's loss sits on the last state alone, the special case $g_t = 0$ for $t < T$ of
 # the backward pass above. That case is checked in general too: at this example and at seeded
 # random points with five steps and a state of 3 entries.
 
-# %%
+# %% tags=["solution"]
 check_gradient("bptt.weights", last_state_loss, lambda *args: last_state_bptt(*args)[:3],
                at=example, sample=lambda rng: rnn_point(rng)[:5] + (rng.uniform(-0.5, 0.5, 3),),
                wrt=("W", "U", "b"), label="loss on h_T only")
@@ -373,7 +409,7 @@ check_gradient("bptt.delta", last_state_loss, lambda *args: last_state_bptt(*arg
                at=example, sample=lambda rng: rnn_point(rng)[:5] + (rng.uniform(-0.5, 0.5, 3),),
                wrt="h0", label="loss on h_T only")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The Jacobian between two states is a product
 #
 # Following the signal from step $T$ back to step $t$ multiplies it, once per step, by the
@@ -382,7 +418,7 @@ check_gradient("bptt.delta", last_state_loss, lambda *args: last_state_bptt(*arg
 # of $T - t$ such factors, the latest on the left. SymPy proves it for two steps with the
 # two-entry state of above:
 
-# %%
+# %% tags=["solution"]
 def slopes(t):
     return sp.ImmutableMatrix(sp.diag(*tanh_slope(H[t])))
 
@@ -392,11 +428,11 @@ W_i = sp.ImmutableMatrix(Wm)
 prove_equal("bptt.jacobians", jacobian_31, sp.MatMul(slopes(3), W_i, slopes(2), W_i),
             where=states_after(1), lhs=r"\frac{\partial h_3}{\partial h_1}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # and JAX agrees for five steps and a state of 3 entries, with `jax.jacobian` of the map
 # from $h_0$ to $h_5$:
 
-# %%
+# %% tags=["solution"]
 def final_state(h0, W, U, b, xs):
     return rnn_states(W, U, b, h0, xs)[-1]
 
@@ -412,7 +448,7 @@ def jacobian_product(h0, W, U, b, xs):
 check_jacobian("bptt.jacobians", final_state, jacobian_product, at=None, wrt="h0",
                sample=lambda rng: (lambda p: (p[3], p[0], p[1], p[2], p[4]))(rnn_point(rng)))
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Every slope $1 - h_k^2$ lies in $(0, 1]$, so each factor has spectral norm at most
 # $\lVert W\rVert_2$, and $\lVert \partial h_T/\partial h_t\rVert_2 \le
 # \lVert W\rVert_2^{\,T-t}$: geometric decay whenever $\lVert W\rVert_2 < 1$. Growth needs
@@ -438,7 +474,7 @@ check_jacobian("bptt.jacobians", final_state, jacobian_product, at=None, wrt="h0
 # `vmap` (the steps before $t$ are skipped by a mask, so every $t$ shares one compiled
 # function).
 
-# %%
+# %% tags=["solution"]
 T, n, m = 30, 8, 3
 rng = np.random.default_rng(16)
 Q = jnp.asarray(np.linalg.qr(rng.standard_normal((n, n)))[0])
@@ -483,7 +519,7 @@ for name, (W_s, xs_s) in settings.items():
     rates[name] = float(np.exp(np.polyfit(steps_back, np.log(norms[name]), 1)[0]))
     print(f"{name:<28} fitted rate per step {rates[name]:.4f}")
 
-# %%
+# %% tags=["solution"]
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 for (name, values), marker in zip(norms.items(), "os^"):
     ax.semilogy(steps_back, values, marker, ms=4, label=f"{name} (rate {rates[name]:.3g})")
@@ -496,12 +532,12 @@ show_figure(fig, "the norm of ∂h_T/∂h_t against T − t on a log scale: it f
                  "for ρ = 0.5, follows 3^(T−t) exactly for the linearized ρ = 3, and stays "
                  "between about 0.24 and 16 for the saturating ρ = 3")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # With $\rho = 0.5$ the norm stays under the bound $0.5^{T-t}$ at every distance, and the
 # fitted rate is about $0.31$ per step, faster than the bound since the slopes are below 1:
 # after 30 steps less than $10^{-14}$ of the signal is left.
 
-# %%
+# %% tags=["solution"]
 small = norms["ρ = 0.5, tanh"]
 check_that("bptt.vanishing", "measured", np.all(small <= 0.5 ** steps_back * (1 + 1e-12)),
            f"‖∂h_T/∂h_t‖ ≤ 0.5^(T−t) at all {T} distances; at T − t = 30 it is {small[0]:.2e}, "
@@ -509,14 +545,14 @@ check_that("bptt.vanishing", "measured", np.all(small <= 0.5 ** steps_back * (1 
 check_that("bptt.vanishing", "measured", rates["ρ = 0.5, tanh"] <= 0.5,
            f"the fitted geometric rate is {rates['ρ = 0.5, tanh']:.4f} per step, at most 0.5")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Linearized with $\rho = 3$, the norm is $3^{T-t}$ to rounding, $2\times10^{14}$ after 30
 # steps: the exploding gradient. The same weights with inputs of unit size drive the units
 # into saturation, and the fitted rate drops to about $0.95$ per step; the norm wanders
 # between about $0.24$ and $16$ instead of growing. A spectral radius above 1 is necessary
 # for the explosion, not sufficient, as Pascanu et al. point out.
 
-# %%
+# %% tags=["solution"]
 linear = norms["ρ = 3, linearized at h = 0"]
 check_that("bptt.exploding", "measured",
            np.max(np.abs(linear / 3.0 ** steps_back - 1)) < 1e-12,
@@ -530,7 +566,7 @@ check_that("bptt.exploding", "measured", rates["ρ = 3, tanh saturating"] < 1.5,
            f"below 1.5 and far from 3; the norm stays between {saturating.min():.2f} and "
            f"{saturating.max():.1f}")
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # ## The same backward pass, derived by machine
 #
 # The recursion for $\delta_t$ and the sum over time were derived by hand above. `derive`
@@ -555,7 +591,7 @@ check_that("bptt.exploding", "measured", rates["ρ = 3, tanh saturating"] < 1.5,
 # the edges from $W$, $U$, $b$ and the inputs to every step cross, and their labels land on
 # top of each other. The tables give the same numbers.)
 
-# %%
+# %% tags=["solution"]
 def unrolled_loss(W, U, b, h0, xs, y):
     a1 = named(W @ h0 + U @ xs[0] + b, "a1")
     h1 = named(jnp.tanh(a1), "h1")
@@ -572,7 +608,7 @@ workbook = derive(unrolled_loss, at=dict(zip(["W", "U", "b", "h0", "xs", "y"], e
                            "∂h1": ["-0.1317"], "∂h2": ["-0.3609"], "∂h3": ["-0.7643"],
                            "W": [["0.1332"]]})
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The hand results at the same example against the machine's gradients: the $\delta_t$ of the
 # recursion $\delta_3 = h_3 - 1$, $\delta_{t-1} = w(1 - h_t^2)\,\delta_t$ computed above, and
 # $\delta_0 = w(1 - h_1^2)\,\delta_1$; the gradient at each pre-activation,
@@ -582,7 +618,7 @@ workbook = derive(unrolled_loss, at=dict(zip(["W", "U", "b", "h0", "xs", "y"], e
 # $\partial L/\partial b = \sum_t \delta_t(1 - h_t^2)$. Last, all four gradients against the
 # general backward pass `last_state_bptt` of the worked example.
 
-# %%
+# %% tags=["solution"]
 def as_1x1(v):
     return jnp.reshape(v, (1, 1))
 
@@ -613,5 +649,5 @@ for name, value in zip(["W", "U", "b", "h0"], last_state_bptt(*example)):
     check_close("bptt.machine", "num", f"∂L/∂{name} by derive and by last_state_bptt",
                 workbook.grad(name), value)
 
-# %%
+# %% tags=["solution"]
 summary()

@@ -334,3 +334,14 @@ def test_notebook_15s_query_gradient_without_its_scale_gets_the_teachers_message
     assert (said.passed, said.diagnosis) == (False, EXPECTED_MISTAKE)
     assert check("attn.value_grads.V", "A.T @ G").passed
     assert not check("attn.value_grads.V", "A @ G").passed
+
+
+def test_notebook_16s_bptt_sum_and_error_signal_name_the_last_step_alone():
+    from gradbook.exercises._grader import EXPECTED_MISTAKE
+
+    assert check("bptt.weights.w", "d3*(1 - h3**2)*h2 + d2*(1 - h2**2)*h1 + d1*(1 - h1**2)*h0").passed
+    alone = check("bptt.weights.w", "d3*(1 - h3**2)*h2")
+    assert (alone.passed, alone.diagnosis) == (False, EXPECTED_MISTAKE)
+    assert check("bptt.delta.h0", "w*(1 - h1**2)*(g1 + w*(1 - h2**2)*(g2 + w*(1 - h3**2)*g3))").passed
+    last = check("bptt.delta.h0", "w*(1 - h1**2)*w*(1 - h2**2)*w*(1 - h3**2)*g3")
+    assert (last.passed, last.diagnosis) == (False, EXPECTED_MISTAKE)

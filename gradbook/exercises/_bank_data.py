@@ -818,4 +818,98 @@ BANK = [{'id': 'kang.2.result',
                                                                                   'through them is '
                                                                                   'scaled by it '
                                                                                   'too; it is '
-                                                                                  'missing here.'}}]
+                                                                                  'missing here.'}},
+ {'id': 'bptt.delta.h0',
+  'claim': 'bptt.delta',
+  'notebook': '16_backprop_through_time',
+  'cite': '“Backpropagation Through Time: What It Does and How to Do It” (werbos1990), §III '
+          '(backpropagation through time: the ordered derivative of the loss with respect to a '
+          'state gathers the direct term and the paths through later time steps); written here for '
+          'h_t = tanh(W h_{t−1} + U x_t + b)',
+  'task': 'A scalar recurrent unit runs three steps, $h_t = \\tanh(w\\,h_{t-1} + u\\,x_t + b)$ for '
+          '$t = 1, 2, 3$ from $h_0$, and the loss is $L = g_1 h_1 + g_2 h_2 + g_3 h_3$ (a loss '
+          'term at every step). Find $\\partial L/\\partial h_0$, written with the states $h_1, '
+          'h_2, h_3$.',
+  'of': 'g1*h1 + g2*h2 + g3*h3',
+  'wrt': 'h0',
+  'answer': 'w*(1 - h1**2)*(g1 + w*(1 - h2**2)*(g2 + w*(1 - h3**2)*g3))',
+  'inputs': {'w': 'scalar',
+             'u': 'scalar',
+             'b': 'scalar',
+             'h0': 'scalar',
+             'x1': 'scalar',
+             'x2': 'scalar',
+             'x3': 'scalar',
+             'g1': 'scalar',
+             'g2': 'scalar',
+             'g3': 'scalar'},
+  'where': {'h1': 'tanh(w*h0 + u*x1 + b)',
+            'h2': 'tanh(w*h1 + u*x2 + b)',
+            'h3': 'tanh(w*h2 + u*x3 + b)'},
+  'sizes': {},
+  'example': {'w': 0.5,
+              'u': 1.0,
+              'b': 0.1,
+              'h0': 0.2,
+              'x1': 1.0,
+              'x2': -0.5,
+              'x3': 0.3,
+              'g1': 0.1,
+              'g2': -0.2,
+              'g3': 1.0},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'w**3*(1 - h1**2)*(1 - h2**2)*(1 - h3**2)*g3': "Only the path from the last step's "
+                                                              'loss: the losses at steps 1 and 2 '
+                                                              'reach h0 too, each along its own '
+                                                              'shorter path.'}},
+ {'id': 'bptt.weights.w',
+  'claim': 'bptt.weights',
+  'notebook': '16_backprop_through_time',
+  'cite': '“Backpropagation Through Time: What It Does and How to Do It” (werbos1990), §III (the '
+          'weights are shared by every time step, so their gradient sums the per-step terms); the '
+          'same sum is eq. (3)–(4) of pascanu2013 §2',
+  'task': 'For the same unit and loss, with the error signals $\\delta_t = \\partial L/\\partial '
+          'h_t$ given ($\\delta_3 = g_3$, $\\delta_2 = g_2 + w(1 - h_3^2)\\delta_3$, $\\delta_1 = '
+          'g_1 + w(1 - h_2^2)\\delta_2$), find $\\partial L/\\partial w$, the gradient of the '
+          'recurrent weight.',
+  'of': 'g1*h1 + g2*h2 + g3*h3',
+  'wrt': 'w',
+  'answer': 'd1*(1 - h1**2)*h0 + d2*(1 - h2**2)*h1 + d3*(1 - h3**2)*h2',
+  'inputs': {'w': 'scalar',
+             'u': 'scalar',
+             'b': 'scalar',
+             'h0': 'scalar',
+             'x1': 'scalar',
+             'x2': 'scalar',
+             'x3': 'scalar',
+             'g1': 'scalar',
+             'g2': 'scalar',
+             'g3': 'scalar'},
+  'where': {'h1': 'tanh(w*h0 + u*x1 + b)',
+            'h2': 'tanh(w*h1 + u*x2 + b)',
+            'h3': 'tanh(w*h2 + u*x3 + b)',
+            'd3': 'g3',
+            'd2': 'g2 + w*(1 - h3**2)*d3',
+            'd1': 'g1 + w*(1 - h2**2)*d2'},
+  'sizes': {},
+  'example': {'w': 0.5,
+              'u': 1.0,
+              'b': 0.1,
+              'h0': 0.2,
+              'x1': 1.0,
+              'x2': -0.5,
+              'x3': 0.3,
+              'g1': 0.1,
+              'g2': -0.2,
+              'g3': 1.0},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'d3*(1 - h3**2)*h2': "The last step's term alone: w is used at every step, so its "
+                                    'gradient is a sum over time, one term a step.'}}]
