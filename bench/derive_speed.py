@@ -6,6 +6,11 @@ The model: a two-layer MLP, widths 3-5-2, ReLU, softmax cross-entropy, a batch o
   stage    derive's staging and SymPy rules only (stage + derive_rules + one backward pass).
   derive   the whole derive(): tables, proofs, every check (node numbers against JAX, the
            closed form against jax.grad and finite differences at 4 points), graph drawn.
+  large    the same derive() on the same MLP made wide (widths 20-50-10, batch 25: 2,310
+           numbers instead of 52): the cost should stay about flat in the array sizes.
+  scalar   derive() on a scalar network of a dozen weights (2 inputs, 3 sigmoid units with
+           biases, a linear output; inputs and target written into the function as floats):
+           every gradient's closed form proven by SymPy.
 Each is run in a fresh process; the best of --repeat runs is kept. Nothing is asserted: this
 reports figures (see the README), it is not a timed test.
 Usage: python bench/derive_speed.py [--repeat N]
@@ -32,6 +37,16 @@ rng = np.random.default_rng(0)
 at = dict(W1=rng.standard_normal((5, 3)), b1=rng.standard_normal(5), W2=rng.standard_normal((2, 5)),
           b2=rng.standard_normal(2), X=rng.standard_normal((3, 4)), Y=np.eye(2)[[0, 1, 1, 0]].T)
 args = [jnp.asarray(v) for v in at.values()]
+wide = dict(W1=rng.standard_normal((50, 20)), b1=rng.standard_normal(50), W2=rng.standard_normal((10, 50)),
+            b2=rng.standard_normal(10), X=rng.standard_normal((20, 25)), Y=np.eye(10)[np.arange(25) % 10].T)
+
+def scalar(w1, w2, w3, w4, w5, w6, b1, b2, b3, v1, v2, v3):
+    h1 = jax.nn.sigmoid(w1 * 0.5 + w2 * -1.5 + b1)
+    h2 = jax.nn.sigmoid(w3 * 0.5 + w4 * -1.5 + b2)
+    h3 = jax.nn.sigmoid(w5 * 0.5 + w6 * -1.5 + b3)
+    return 0.5 * (v1 * h1 + v2 * h2 + v3 * h3 - 0.25) ** 2
+
+weights = dict(zip("w1 w2 w3 w4 w5 w6 b1 b2 b3 v1 v2 v3".split(), np.round(rng.standard_normal(12), 2)))
 jnp.zeros(1).block_until_ready()  # JAX's start-up is not part of any step
 start = time.perf_counter()
 """
@@ -42,6 +57,10 @@ STEPS = {
               "s = stage(loss, at); r = derive_rules(s); backward(s, r, forward(s, at))"),
     "derive": ("with use_ledger(Ledger()), contextlib.redirect_stdout(io.StringIO()):\n"
                "    derive(loss, at=at, wrt=['W1', 'b1', 'W2', 'b2'])"),
+    "large": ("with use_ledger(Ledger()), contextlib.redirect_stdout(io.StringIO()):\n"
+              "    derive(loss, at=wide, wrt=['W1', 'b1', 'W2', 'b2'])"),
+    "scalar": ("with use_ledger(Ledger()), contextlib.redirect_stdout(io.StringIO()):\n"
+               "    derive(scalar, at=weights)"),
 }
 
 

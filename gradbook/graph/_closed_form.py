@@ -17,6 +17,10 @@ from ._tables import Markdown
 
 PROOF_SIZE = 3  # products are proven element by element with each size capped at this
 SIMPLIFY_OPS = 40  # closed forms longer than this are shown as composed, not simplified
+# ... and so are those with more distinct exp/tanh/... applications than this: simplify() puts a
+# sum of several exponentials over one denominator, whose expansion grows as the product of the
+# sums (minutes for three sigmoid units feeding one output)
+SIMPLIFY_FUNCTIONS = 2
 
 
 @dataclass
@@ -54,7 +58,7 @@ def _simplest(expr):
     """The shortest of SymPy's simplifications that SymPy can also show equal to `expr`
     (simplify() may return a form, such as cosh(s/2), that the step-by-step prover cannot
     match back; then a plainer form is used)."""
-    if sp.count_ops(expr) > SIMPLIFY_OPS:  # simplify() can run for minutes on nested tanh
+    if sp.count_ops(expr) > SIMPLIFY_OPS or len(expr.atoms(sp.Function)) > SIMPLIFY_FUNCTIONS:
         return expr
     candidates = [sp.simplify(expr), sp.factor(expr), sp.cancel(expr)]
     for candidate in sorted(candidates, key=sp.count_ops):
