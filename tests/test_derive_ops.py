@@ -383,3 +383,13 @@ def test_a_loop_whose_trip_count_depends_on_data_is_one_line():
 
 def test_a_non_scalar_output_is_one_line():
     assert "must return one scalar" in _one_line_refusal(lambda x: x * 2.0, dict(x=normal(3)))
+
+
+def test_a_parameter_derive_does_not_handle_is_one_line_naming_the_node():
+    def grouped_by_batch(x, w):
+        return jnp.sum(jax.lax.conv_general_dilated(x, w, (1,), "VALID", batch_group_count=2))
+
+    with pytest.raises(DeriveError) as caught:
+        derive_rules(stage(grouped_by_batch, dict(x=normal(2, 2, 5), w=normal(2, 2, 3))))
+    message = str(caught.value)
+    assert "\n" not in message and "batch_group_count" in message and "test_derive_ops.py:" in message

@@ -704,9 +704,9 @@ def _copy_latex(node, ref, shape) -> str:
     return rf"{x}\ \text{{{words} {out}}}"
 
 
-def _error(node, what):
+def _error(node, what, supported="convolutions with feature groups, one batch group"):
+    """A node whose parameters derive does not handle: one line naming it, its line, and what is."""
     from ._stage import DeriveError
 
     where = f", made at {node.line}" if node.line else ""
-    return DeriveError(f"cannot derive {what} (node {node.name}{where}); "
-                       "supported: vector and matrix products without batch dimensions")
+    return DeriveError(f"cannot derive {what} (node {node.name}{where}); supported: {supported}")
