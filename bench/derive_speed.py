@@ -3,7 +3,7 @@
 The model: a two-layer MLP, widths 3-5-2, ReLU, softmax cross-entropy, a batch of 4.
   jax      JAX alone: trace the loss, differentiate it, compile and run the gradient once
            (jax.jit(jax.grad(loss)) on fresh functions, so nothing is cached).
-  stage    derive's staging and SymPy rules only (stage + derive_rules + one backward pass).
+  stage    derive's staging and SymPy rules only (stage + derive_rules: the SymPy work).
   derive   the whole derive(): tables, proofs, every check (node numbers against JAX, the
            closed form against jax.grad and finite differences at 4 points), graph drawn.
   large    the same derive() on the same MLP made wide (widths 20-50-10, batch 25: 2,310
@@ -53,8 +53,8 @@ start = time.perf_counter()
 STEPS = {
     "jax": "jax.block_until_ready(jax.jit(jax.grad(loss, argnums=(0, 1, 2, 3)))(*args))",
     "stage": ("from gradbook.graph._stage import stage\n"
-              "from gradbook.graph._backward import derive_rules, forward, backward\n"
-              "s = stage(loss, at); r = derive_rules(s); backward(s, r, forward(s, at))"),
+              "from gradbook.graph._backward import derive_rules\n"
+              "s = stage(loss, at); r = derive_rules(s)"),
     "derive": ("with use_ledger(Ledger()), contextlib.redirect_stdout(io.StringIO()):\n"
                "    derive(loss, at=at, wrt=['W1', 'b1', 'W2', 'b2'])"),
     "large": ("with use_ledger(Ledger()), contextlib.redirect_stdout(io.StringIO()):\n"
