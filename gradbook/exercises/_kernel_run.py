@@ -13,15 +13,13 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from ..build._execute import Failure
+from ..build._execute import Failure, _Client
 from ._sandbox import Plan
 from .kernel.runner import ANSWER_MIME
 
@@ -39,8 +37,8 @@ class _SandboxedKernel(KernelSpecManager):
                           name="python3", interrupt_mode="message")
 
 
-class _CappedClient(NotebookClient):
-    """nbclient that keeps at most `cap` bytes of output, and no SIGINT handling of its own."""
+class _CappedClient(_Client):
+    """The build's nbclient (no SIGINT handling of its own), keeping at most `cap` bytes of output."""
 
     def __init__(self, *args, cap: int, notes: list, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,18 +49,6 @@ class _CappedClient(NotebookClient):
         """The kernel's own stdout and stderr go to a file, not to the teacher's terminal."""
         kwargs.update(stdout=self.log_file, stderr=self.log_file)
         return await super().async_start_new_kernel(**kwargs)
-
-    @asynccontextmanager
-    async def async_setup_kernel(self, **kwargs):
-        try:
-            if not self.km.has_kernel:
-                await self.async_start_new_kernel(**kwargs)
-            if self.kc is None:
-                await self.async_start_new_kernel_client()
-            yield
-        finally:
-            if self.km is not None:
-                await self._async_cleanup_kernel()
 
     def process_message(self, msg, cell, cell_index):
         kind = msg["msg_type"]

@@ -8,9 +8,6 @@ decide then. So is a proof that runs past TIME_LIMIT seconds: the answer's notes
 """
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 
 import numpy as np
 import sympy as sp
@@ -18,6 +15,7 @@ from sympy.functions.elementary.hyperbolic import HyperbolicFunction
 from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
 from ._answer import Answer, call_function
+from ._limits import time_limit as _time_limit
 from ._bank import Exercise
 from ._evaluate import EvalError, MatrixBackend, SymBackend, Unsupported, run
 from ._parse import parse
@@ -33,25 +31,9 @@ class ProofTimeout(BaseException):
     """SymPy ran past the time limit (a BaseException, so that no `except Exception` eats it)."""
 
 
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise ProofTimeout in the block after `seconds` of CPU time (so that a loaded machine
-    does not change a verdict's wording); in the main thread only, elsewhere no limit."""
-    if seconds is None or threading.current_thread() is not threading.main_thread() or \
-            not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise ProofTimeout()
-
-    previous = signal.signal(signal.SIGVTALRM, expire)
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
-        signal.signal(signal.SIGVTALRM, previous)
+def time_limit(seconds: float | None):
+    """Raise ProofTimeout in the block after `seconds` of CPU time; in the main thread only."""
+    return _time_limit(seconds, ProofTimeout, cpu=True)
 
 
 def prove(ex: Exercise, answer: Answer) -> str | None:

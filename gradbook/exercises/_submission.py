@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import contextlib
 import hashlib
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from ._feedback import GRADE_MIME, Feedback
+from ._limits import time_limit
 from ._sandbox import Plan, plan as sandbox_plan
 from .kernel import runner as _runner_module
 from .kernel.runner import ANSWER_MIME
@@ -250,7 +249,7 @@ def verdict(exercise_id: str, record, tampered, failure, plan: Plan, limit: floa
         return Feedback(exercise_id, False, f"not graded: {why}", "not graded").to_json()
     answer = None
     try:
-        with _time_limit(max(limit, 30.0)):
+        with time_limit(max(limit, 30.0), _GradingTimeout, cpu=False):
             answer = answer_from(record, plan)
             feedback = Grader(lookup(exercise_id), salt).judge(answer) \
                 if isinstance(answer, RemoteFunction) and salt else check(exercise_id, answer)
@@ -274,23 +273,3 @@ def verdict(exercise_id: str, record, tampered, failure, plan: Plan, limit: floa
 
 class _GradingTimeout(BaseException):
     """Grading one answer ran past its limit."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float):
-    import threading
-
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise _GradingTimeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
