@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._float64 import jax, jnp
+from ._rounding import cleaned, largest
 from jax.extend.core import Literal
 
 # Operations shown by a symbol rather than their primitive's name.
@@ -73,9 +74,7 @@ def trace_graph(f, *args, names=None, output: str = "f") -> TracedGraph:
     names = list(names or inspect.signature(f).parameters)[:len(jaxpr.invars)]
     alias, labels = _aliases(jaxpr)
     labels.update({v: n for v, n in zip(jaxpr.invars, names)})
-    raw = _forward(closed, args)
-    env = {v: np.asarray(x) for v, x in raw.items()}
-    by_var, by_use = _gradients(closed, args, alias, raw)
+    env, by_var, by_use = _values_and_gradients(closed, args, alias)
 
     graph = TracedGraph()
     producer = {}
@@ -113,8 +112,18 @@ def trace_graph(f, *args, names=None, output: str = "f") -> TracedGraph:
         if label:
             graph.values[label], graph.grads[label] = value, total
     graph.values[output], graph.grads[output] = env[out], np.float64(1.0)
+    _shown_without_noise(graph.edges)
     _assign_layers(graph)
     return graph
+
+
+def _shown_without_noise(edges) -> None:
+    """The numbers drawn on the edges, with rounding noise shown as 0 (see _rounding.py)."""
+    values = largest(e.value for e in edges)
+    grads = largest(e.grad for e in edges if e.grad is not None)
+    for e in edges:
+        e.value = cleaned(e.value, values)
+        e.grad = None if e.grad is None else cleaned(e.grad, grads)
 
 
 def _aliases(jaxpr):
@@ -169,35 +178,20 @@ def _op_label(eqn) -> str:
     return label
 
 
-def _forward(closed, args) -> dict:
-    """Every variable's value, from evaluating the jaxpr one equation at a time (compiled
-    once as a whole: one equation at a time eagerly costs a dispatch each)."""
+def _values_and_gradients(closed, args, alias):
+    """Every variable's value, and d output / d every value (at its definition) and / d every
+    use, from one compiled pass: the jaxpr re-run with a zero added to each value where it is
+    made and where it is used, differentiated with respect to all the zeros at once."""
     jaxpr = closed.jaxpr
     order = list(jaxpr.constvars) + list(jaxpr.invars) + [v for e in jaxpr.eqns for v in e.outvars]
+    keys_def = [v for v in order if v not in alias and _real_var(v)]
+    keys_use = [(i, j) for i, e in enumerate(jaxpr.eqns) if not _is_alias(e)
+                for j, v in enumerate(e.invars) if not _is_literal(v) and _real_var(v)]
+    shape = {v: tuple(v.aval.shape) for v in order}
+    where = {(i, j): jaxpr.eqns[i].invars[j] for i, j in keys_use}
 
-    def run(args):
-        env = dict(zip(jaxpr.constvars, closed.consts))
-        env.update(zip(jaxpr.invars, args))
-        for eqn in jaxpr.eqns:
-            outs = _bind(eqn, [v.val if _is_literal(v) else env[v] for v in eqn.invars])
-            env.update(zip(eqn.outvars, outs))
-        return [env[v] for v in order]
-
-    return dict(zip(order, jax.jit(run)(list(args))))
-
-
-def _gradients(closed, args, alias, env0):
-    """d output / d every value (at its definition) and / d every use, in one backward pass.
-
-    env0 holds the forward values from _forward, which give the perturbations their shapes.
-    """
-    jaxpr = closed.jaxpr
-    at_def = {v: np.zeros(np.shape(x)) for v, x in env0.items() if v not in alias and _real(x)}
-    at_use = {(i, j): np.zeros(np.shape(env0[v]))
-              for i, e in enumerate(jaxpr.eqns) if not _is_alias(e)
-              for j, v in enumerate(e.invars) if not _is_literal(v) and _real(env0[v])}
-
-    def perturbed(eps_def, eps_use):
+    def perturbed(d, u):
+        eps_def, eps_use = dict(zip(keys_def, d)), dict(zip(keys_use, u))
         env = dict(zip(jaxpr.constvars, closed.consts))
         env.update(zip(jaxpr.invars, args))
         env = {v: x + eps_def[v] if v in eps_def else x for v, x in env.items()}
@@ -208,16 +202,21 @@ def _gradients(closed, args, alias, env0):
                           for j, x in enumerate(invals)]
             for v, x in zip(eqn.outvars, _bind(eqn, invals)):
                 env[v] = x + eps_def[v] if v in eps_def else x
-        return env[jaxpr.outvars[0]]
+        return env[jaxpr.outvars[0]], [env[v] for v in order]
 
-    keys_def, keys_use = list(at_def), list(at_use)
-    g_def, g_use = jax.jit(jax.grad(  # compiled once: eagerly, each equation is a dispatch
-        lambda d, u: perturbed(dict(zip(keys_def, d)), dict(zip(keys_use, u))),
-        argnums=(0, 1)))([at_def[k] for k in keys_def], [at_use[k] for k in keys_use])
+    zeros_def = [np.zeros(shape[k]) for k in keys_def]
+    zeros_use = [np.zeros(shape[where[k]]) for k in keys_use]
+    (g_def, g_use), values = jax.jit(jax.grad(perturbed, argnums=(0, 1), has_aux=True))(
+        zeros_def, zeros_use)  # compiled once: eagerly, each equation is a dispatch
+    env = {v: np.asarray(x) for v, x in zip(order, values)}
     by_var = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_def, g_def)}
     by_var.update({v: by_var[a] for v, a in alias.items() if a in by_var})
     by_use = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_use, g_use)}
-    return by_var, by_use
+    return env, by_var, by_use
+
+
+def _real_var(v) -> bool:
+    return np.issubdtype(v.aval.dtype, np.floating)
 
 
 def _bind(eqn, invals) -> list:
@@ -226,10 +225,6 @@ def _bind(eqn, invals) -> list:
     subfuns, params = bound if isinstance(bound, tuple) else ((), bound)
     outs = eqn.primitive.bind(*subfuns, *invals, **params)
     return outs if eqn.primitive.multiple_results else [outs]
-
-
-def _real(x) -> bool:
-    return np.issubdtype(np.asarray(x).dtype, np.floating)
 
 
 def _assign_layers(graph: TracedGraph) -> None:
