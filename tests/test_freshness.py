@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from gradbook.build import Options, build
@@ -102,3 +103,31 @@ def test_a_notebook_built_for_another_instruction_set_is_current(tmp_path, monke
     assert not outcome.failed, outcome.message
     why = differences(scratch / f"{name}.ipynb", ROOT / "notebooks" / f"{name}.ipynb")
     assert why is None, f"built with --xla_cpu_max_isa=SSE4_2, {name} {why}"
+
+
+def test_a_number_that_is_rounding_noise_is_shown_as_zero_and_a_small_true_one_is_kept():
+    from gradbook.graph._derive import _shown_without_noise
+    from gradbook.graph._rounding import cleaned
+
+    assert cleaned(np.array([1.5, 2.8e-17, -6.9e-18]), 1.0).tolist() == [1.5, 0.0, 0.0]
+    assert cleaned(np.array([1e-9, 3e-10]), np.array([1e-9, 3e-10])).tolist() == [1e-9, 3e-10]
+    grads = {"m": np.array(2.8e-17), "w": np.array([1e-9, 0.5])}
+    sizes = {"m": np.array(2.0), "w": np.array([1e-9, 0.5])}  # what was summed into each entry
+    _, shown, _ = _shown_without_noise({"m": np.array(3.0)}, grads, {}, sizes)
+    assert float(shown["m"]) == 0.0 and shown["w"].tolist() == [1e-9, 0.5]
+
+
+def test_a_graph_draws_a_gradient_that_is_rounding_noise_as_zero():
+    from gradbook import jnp
+    from gradbook.graph._trace import trace_graph
+
+    def f(W, x, y):  # the max's gradient is exactly 0 in real arithmetic, about 1e-16 in float64
+        z = jnp.tanh(x @ W)
+        s = z - jnp.max(z, axis=1, keepdims=True)
+        return -jnp.sum(y * (s - jnp.log(jnp.sum(jnp.exp(s), axis=1, keepdims=True))))
+
+    rng = np.random.default_rng(0)
+    W, x = rng.standard_normal((3, 4)), rng.standard_normal((2, 3))
+    graph = trace_graph(f, jnp.array(W), jnp.array(x), jnp.eye(4)[jnp.array([1, 3])])
+    entries = [abs(float(v)) for e in graph.edges if e.grad is not None for v in np.ravel(e.grad)]
+    assert 0.0 in entries and all(v == 0.0 or v > 1e-6 for v in entries)

@@ -28,6 +28,7 @@ from ._closed_form import array_closed_form, prove_dot_rules, scalar_closed_form
 from ._inputs import flatten_example, matches
 from ._loops import recurrence_table
 from ._magnitude import magnitudes
+from ._rounding import cleaned, largest
 from ._stage import DeriveError, stage
 from ._source_names import name_from_source
 from ._tables import Markdown, Section, backward_table, forward_table, number
@@ -103,9 +104,10 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
         from ._drawing import draw_graph
 
         draw_graph(flat.function, *example.values(), names=staged.inputs, output=output, wrt=wrt)
-    show(forward_table(staged, rules, values, wrt))
-    show(backward_table(staged, rules, values, grads, branches, wrt))
-    loops = recurrence_table(staged, grads, values, branches)  # unrolled loops: one row per step
+    shown_values, shown_grads, shown_branches = _shown_without_noise(values, grads, branches, sizes)
+    show(forward_table(staged, rules, shown_values, wrt))
+    show(backward_table(staged, rules, shown_values, shown_grads, shown_branches, wrt))
+    loops = recurrence_table(staged, shown_grads, shown_values, shown_branches)  # unrolled loops: one row per step
     if loops is not None:
         show(loops)
     _check_nodes(claim, staged, grads, branches, sizes, theirs)
@@ -178,6 +180,16 @@ def _claim(claim, f, staged, printed) -> str:
 
 def _erratum_id(claim: str, key: str) -> str:
     return f"{claim}.erratum.{key.lstrip('∂d') if key.startswith('∂') else key}"
+
+
+def _shown_without_noise(values, grads, branches, sizes):
+    """The tables' numbers, rounding noise shown as 0: a gradient entry measured against the
+    terms summed into it, a value or a branch against the largest of its kind (_rounding.py)."""
+    scale_v, scale_g = largest(values.values()), largest(grads.values())
+    shown_grads = {k: cleaned(g, sizes[k] if k in sizes and np.shape(sizes[k]) == np.shape(g) else scale_g)
+                   for k, g in grads.items()}
+    shown_branches = {k: {t: cleaned(p, scale_g) for t, p in parts.items()} for k, parts in branches.items()}
+    return {k: cleaned(v, scale_v) for k, v in values.items()}, shown_grads, shown_branches
 
 
 def _check_nodes(claim, staged, grads, branches, sizes, theirs) -> None:
