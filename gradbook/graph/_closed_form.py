@@ -176,10 +176,20 @@ def prove_dot_rules(claim, staged, rules) -> None:
             derivatives = explicit[operand].applyfunc(lambda e: sp.Derivative(objective, e))
             claimed = _multiplied_out(local_expr.xreplace(explicit))
             prove_equal(claim, derivatives, sp.Matrix(claimed), box=False,
-                        shown=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}} = {local.latex}\quad\text{{(entry by entry at sizes }}{_sizes(shapes)})",
+                        shown=_identity(rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}",
+                                        local.latex, shapes),
                         lhs=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}"
                             rf"{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}"
                             rf"\ \text{{at sizes }}{_sizes(shapes)}")
+
+
+def _identity(lhs: str, rhs: str, shapes) -> str:
+    """A product rule as proven, on two aligned lines so that it fits the page: the identity,
+    then what the rule's note says of it (a convolution's flipped kernel) and at which sizes."""
+    formula, _, note = rhs.partition(r",\ \text{")
+    said = rf"\text{{{note.removesuffix('}')} " if note else r"\text{"
+    return (rf"\begin{{aligned}}&{lhs} = {formula}\\&{said}(entry by entry at sizes }}"
+            rf"{_sizes(shapes)})\end{{aligned}}")
 
 
 def _form(product, derived: list[str]) -> str:
