@@ -56,10 +56,11 @@ def test_a_catalog_edit_changes_the_key(engine):
     assert key(engine) != before
 
 
-def test_the_build_code_is_not_part_of_the_key(engine):
+def test_the_build_code_and_the_book_are_not_part_of_the_key(engine):
     before = key(engine)
-    edit(engine / "gradbook" / "build" / "_build.py", "import asyncio", "import asyncio\nimport json as _j")
+    edit(engine / "gradbook" / "build" / "_build.py", "import hashlib", "import hashlib\nimport json as _j")
     edit(engine / "gradbook" / "cli.py", "import argparse", "import argparse\nimport json as _j")
+    edit(engine / "gradbook" / "book" / "_build.py", "\nimport ", "\nimport json as _j\nimport ")
     assert key(engine) == before
 
 

@@ -1,7 +1,7 @@
 """The cache key: what a kernel actually runs besides a notebook's own cells.
 
-That is the runtime engine (every module under gradbook/ except the build and the command
-line), the derivations' own helper modules (derivations/_*.py), the catalog files, the pinned
+That is the runtime engine (every module under gradbook/ except the build, the book and the
+command line), the derivations' own helper modules (derivations/_*.py), the catalog files, the pinned
 dependencies and the Python version. Python files are hashed by their syntax tree with
 docstrings removed, so a comment or docstring edit re-executes nothing; any change to code does.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 BUILD_FORMAT = b"gradbook-build-2"
 PACKAGE = Path(__file__).resolve().parent.parent
-NOT_RUN_BY_KERNELS = ("build", "cli.py", "__main__.py")
+NOT_RUN_BY_KERNELS = ("build", "book", "cli.py", "__main__.py")
 
 
 def runtime_files(derivations: Path | None) -> list[Path]:
