@@ -8,7 +8,7 @@ from gradbook._mathcheck import formulas, latex_problems
 from gradbook._notation import constant_latex, tidy, tidy_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted(ROOT.glob("notebooks/**/*.ipynb"))
+NOTEBOOKS = sorted(p for p in ROOT.glob("notebooks/**/*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
 @pytest.mark.parametrize("tex, problem", [

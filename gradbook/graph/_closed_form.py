@@ -119,7 +119,9 @@ def _branch(node, rule, local, staged) -> str:
             return rf"\textstyle\sum_{{\text{{copies}}}} {up}"
         if prim in ("reshape", "squeeze", "expand_dims"):
             return rf"\operatorname{{reshape}}({up})"
-        back = {"slice": "unslice", "transpose": "transpose^{-1}", "rev": "rev",
+        if prim == "transpose":  # a script inside \operatorname is not TeX: MathML converters refuse it
+            return rf"\operatorname{{transpose}}^{{-1}}({up})"
+        back = {"slice": "unslice", "rev": "rev",
                 "pad": "unpad", "dynamic_slice": "unslice", "gather": r"scatter\_add",
                 "concatenate": "split", "stack": "unstack"}.get(prim, r"sum\_back")
         return rf"\operatorname{{{back}}}({up})"
