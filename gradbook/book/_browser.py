@@ -7,6 +7,7 @@ over file descriptors 3 and 4 (`--remote-debugging-pipe`), so no port is opened.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -41,19 +42,18 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="gradbook-chromium-")
         to_child, self._to_browser = os.pipe()
         self._from_browser, from_child = os.pipe()
-
-        def plumb():  # in the child: the pipes become fds 3 and 4, where Chromium expects them
-            read, write = os.dup(to_child), os.dup(from_child)  # clear of 3 and 4 first
-            os.dup2(read, 3)
-            os.dup2(write, 4)  # dup2 leaves them inheritable; Python's own fds close at exec
-
+        # Chromium reads fd 3 and writes fd 4. A shell moves the pipes there, so that no Python
+        # code runs between fork and exec (JAX, loaded in a test's process, warns at a fork); bash,
+        # as dash cannot name a descriptor above 9.
+        read, write = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_child, from_child))
         self.process = subprocess.Popen(
-            [binary, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
+            ["/bin/bash", "-c", f'exec "$0" "$@" 3<&{read} 4>&{write} {read}<&- {write}>&-', binary,
+             *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
              "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=plumb, close_fds=False)
-        os.close(to_child)
-        os.close(from_child)
+            close_fds=False)
+        for fd in (to_child, from_child, read, write):
+            os.close(fd)
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
