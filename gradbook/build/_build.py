@@ -46,8 +46,12 @@ class Options:
         """What the kernels' environment adds: the project's root on the import path (a
         derivation may import the project's own modules, `from my_models import loss`), and
         for speed a compilation cache and a thread count, neither of which changes a number."""
-        root = str(self.derivations.resolve().parent)
-        env = {"PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        root = self.derivations.resolve().parent
+        env = {}
+        # not where a folder named gradbook that is not this package would shadow it (a scratch
+        # project's copy of the exercise bank, say)
+        if not (root / "gradbook").exists() or (root / "gradbook").resolve() == PACKAGE:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
         if self.jax_cache is not None:
             env.update(JAX_COMPILATION_CACHE_DIR=str(self.jax_cache),
                        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
