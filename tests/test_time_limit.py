@@ -48,3 +48,12 @@ def test_a_block_that_ends_in_time_is_not_interrupted():
     with time_limit(5.0, Expired, cpu=True):
         _small_sizes({})
     time.sleep(0.01)
+
+
+def test_a_loop_that_calls_nothing_is_still_stopped():
+    start = time.process_time()
+    with pytest.raises(Expired):
+        with time_limit(0.05, Expired, cpu=True):
+            while True:
+                pass
+    assert time.process_time() - start < 3.0

@@ -6,7 +6,8 @@ Python prints "Exception ignored" and drops it, so the proof ran on for minutes)
 lock's acquire and its release inside JAX. Instead the handler arms a profile hook that raises
 at the next call of a plain function (not a generator) of our own code, SymPy's or mpmath's: a
 clean point between two calls. The timer is re-armed every few milliseconds until the block ends, so an error that is
-lost anyway is raised again.
+lost anyway is raised again; a block that makes no such call for a second (a bare loop) gets the
+error from the handler itself, as the last resort.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import sys
 import threading
 
 _RETRY = 0.05  # seconds between two attempts to raise, should one be swallowed
+_GRACE = 20  # attempts (1 s) after which the handler raises itself: the block makes no calls
 _PACKAGES = ("gradbook", "sympy", "mpmath")
 # A generator's frame is entered again when it is closed, and Python drops (and prints) an
 # error raised there: not a place to raise.
@@ -53,7 +55,13 @@ def time_limit(seconds: float | None, error: type[BaseException], *, cpu: bool):
             sys.setprofile(profile)
             raise error()
 
+    attempts = 0
+
     def expire(signum, frame):
+        nonlocal attempts
+        attempts += 1
+        if attempts > _GRACE:  # a loop that calls nothing of ours: only the handler can stop it
+            raise error()
         sys.setprofile(raise_at_next_call)
         signal.setitimer(timer, _RETRY)
 
