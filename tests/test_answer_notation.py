@@ -242,8 +242,17 @@ def test_a_proof_that_runs_out_of_time_is_undecided_and_the_numbers_decide(monke
     feedback = check("kang.5.sigmoid", "σ(s)(1−σ(s))")
     assert feedback.passed and feedback.settled_by == "JAX"
     assert "SymPy ran out of time" in feedback.message
-    wrong = check("kang.5.sigmoid", "σ(s)(1+σ(s))")
-    assert not wrong.passed and "SymPy ran out of time" in wrong.message
+    wrong = check("kang.5.sigmoid", "σ(s)(1+σ(s))")  # far from autodiff: no proof is tried
+    assert not wrong.passed and "SymPy ran out of time" not in wrong.message
+
+
+def test_an_answer_far_from_autodiff_is_rejected_without_asking_sympy(monkeypatch):
+    asked = []
+    real = _prove.prove
+    monkeypatch.setattr(_prove, "prove", lambda *a, **k: asked.append(a) or real(*a, **k))
+    assert not check("kang.5.sigmoid", "σ(s)(1+σ(s))").passed and asked == []
+    right = check("kang.5.sigmoid", "σ(s) - σ(s)**2")
+    assert right.passed and right.settled_by == "SymPy" and len(asked) == 1
 
 
 def test_an_array_made_by_the_answer_is_limited_to_the_size_of_an_exercise():

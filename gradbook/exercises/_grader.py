@@ -1,7 +1,8 @@
 """grade(): is a student's formula right, who settled it (SymPy or JAX), and if wrong, how.
 
-Proof first: SymPy, with the exercise's definitions in scope. When SymPy cannot decide, the
-numbers do: the answer against jax.grad (or jax.jacobian) of the exercise's function in
+Proof first: SymPy, with the exercise's definitions in scope, unless the answer's numbers are
+already far from autodiff's (then it is wrong, and no proof is tried). When SymPy cannot decide,
+the numbers do: the answer against jax.grad (or jax.jacobian) of the exercise's function in
 float64, at the worked example and seeded random points, by the project's autodiff tolerance;
 at a tie of a max, against the document's convention. A wrong answer gets a named diagnosis.
 """
@@ -22,6 +23,10 @@ from ._parse import AutodiffUsed, ParseError, parse
 from ._scope import evaluate_at, jax_scope, truth
 
 EXPECTED_MISTAKE = "a mistake the exercise expects"
+# A difference, relative to the values' size or 1 whichever is larger, that float64 rounding of
+# a right formula cannot make (the autodiff tolerance is 1e-10 of the size): the floor of 1
+# keeps a gradient that cancels to about 0 from looking far off by its noise alone.
+FAR_OFF = 1e-3
 
 
 def grade(exercise_id, answer) -> Feedback:
@@ -115,10 +120,28 @@ class Grader:
             return Feedback(ex.id, False, str(error), "uses autodiff")
         from ._prove import prove
 
+        if self._far_off(answer):  # a proof cannot succeed, and trying one costs up to 5 s
+            return with_readings(self._by_numbers(answer), answer)
         proof = prove(ex, answer)
         if proof:
             return with_readings(Feedback(ex.id, True, f"{proof}.", settled_by="SymPy"), answer)
         return with_readings(self._by_numbers(answer), answer)
+
+    def _far_off(self, answer: Answer) -> bool:
+        """Whether the answer differs from autodiff somewhere by far more than float64 rounding
+        could make of a right formula (FAR_OFF of the values' size, at least 1): then it is wrong, and SymPy
+        is not asked. Near misses, and answers that cannot be evaluated, still go to the proof."""
+        try:
+            for label, point in self.points:
+                for a, b in zip(self.student(answer, point), self.truth(label, point)):
+                    a = fit(a, b)
+                    size = max(1.0, float(np.max(np.abs(a), initial=0.0)),
+                               float(np.max(np.abs(b), initial=0.0)))
+                    if a.shape != b.shape or _error(a, b) > FAR_OFF * size:
+                        return True
+        except Exception:  # noqa: BLE001 - the verdict's own path reports what went wrong
+            return False
+        return False
 
     def _by_numbers(self, answer: Answer) -> Feedback:
         ex = self.ex
@@ -128,7 +151,8 @@ class Grader:
         except AutodiffUsed as error:
             return Feedback(ex.id, False, str(error), "uses autodiff")
         except (EvalError, WrongCount, ArithmeticError, TypeError, ValueError, IndexError) as error:
-            return diagnose(self, answer, error)
+            expected = self._mistake(answer, None)  # no numbers: only a proof can tell
+            return expected if expected is not None else diagnose(self, answer, error)
         if all(close(a, b) for _, mine, theirs in results for a, b in zip(mine, theirs)):
             return self._right_by_numbers(results)
         expected = self._mistake(answer, results)  # a Feedback is falsy when not passed: no `or`
@@ -149,21 +173,42 @@ class Grader:
                         settled_by="JAX")
 
     def _mistake(self, answer: Answer, results) -> Feedback | None:
-        """The teacher's message when the answer equals one of the exercise's declared mistakes."""
-        main = [(label, mine) for label, mine, _ in results if not label.startswith("a tie")]
+        """The teacher's message when the answer equals one of the exercise's declared mistakes:
+        proven equal by SymPy (as a right answer is), else equal at every point by JAX.
+
+        A proof is tried only where the numbers agree with the mistake or cannot be had
+        (`results` None): equal formulas cannot differ at a point, and a proof per declared
+        mistake for every wrong answer would cost seconds each."""
+        from ._prove import prove
+
+        main = None if results is None else \
+            [(label, mine) for label, mine, _ in results if not label.startswith("a tie")]
         for formula, said in self.ex.mistakes.items():
-            try:
-                theirs = [as_arrays(evaluate_at(self.ex, formula, p), self.n)
-                          for label, p in self.points]
-            except (EvalError, WrongCount, ArithmeticError, TypeError, ValueError):
+            agrees = self._agrees(formula, main)
+            if agrees is False:
                 continue
-            if len(theirs) == len(main) and all(
-                    close(a, b) for (_, mine), t in zip(main, theirs) for a, b in zip(mine, t)):
-                message, credit = mistake_of(said)
+            message, credit = mistake_of(said)
+            proof = prove(self.ex, answer, target=formula)
+            if proof:
+                return Feedback(self.ex.id, False, f"{message} ({proof}).", EXPECTED_MISTAKE,
+                                settled_by="SymPy", credit=credit)
+            if agrees:
                 return Feedback(self.ex.id, False, f"{message} (it equals {formula} at "
                                 f"{_where(self.points)}, by JAX in float64).", EXPECTED_MISTAKE,
                                 settled_by="JAX", credit=credit)
         return None
+
+    def _agrees(self, formula: str, main) -> bool | None:
+        """Whether the answer's values (`main`) equal the formula's at every point; None when
+        either cannot be computed."""
+        if main is None:
+            return None
+        try:
+            theirs = [as_arrays(evaluate_at(self.ex, formula, p), self.n) for _, p in self.points]
+        except (EvalError, WrongCount, ArithmeticError, TypeError, ValueError):
+            return None
+        return len(theirs) == len(main) and all(
+            close(a, b) for (_, mine), t in zip(main, theirs) for a, b in zip(mine, t))
 
     def _per_part(self, feedback: Feedback, results) -> Feedback:
         """A tuple answer earns credit for each part that is right at every point."""

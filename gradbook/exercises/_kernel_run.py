@@ -2,12 +2,14 @@
 
 Like build/_execute.py (IPC, no network port, one deadline for the notebook), but the kernel
 is started through the sandbox's plan, interrupted by a message rather than a signal (it may
-sit in namespaces of its own), and what it prints or displays is counted: past the plan's
-output limit the rest is dropped, the running cell is interrupted, and a note says so.
+sit in namespaces of its own), each cell has a wall-clock guard of the grader's own (the
+kernel's timers are the student's to defeat), and what it prints or displays is counted: past
+the plan's output limit the rest is dropped, the running cell is interrupted, and a note says so.
 """
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import sys
@@ -83,8 +85,10 @@ def _tail(path: Path) -> list[str]:
         return []
 
 
-async def run_sandboxed(nb, plan: Plan, timeout: float, notes: list) -> Failure | None:
-    """Execute `nb` in place in a sandboxed kernel within `timeout` seconds; None or the Failure."""
+async def run_sandboxed(nb, plan: Plan, timeout: float, notes: list,
+                        cell_guard: float | None = None) -> Failure | None:
+    """Execute `nb` in place in a sandboxed kernel within `timeout` seconds, and each cell after
+    the setup within `cell_guard` seconds; None or the Failure."""
     scratch = Path(tempfile.mkdtemp(prefix="gradbook-grade-"))
     runtime, work = scratch / "runtime", scratch / "work"
     runtime.mkdir()
@@ -95,16 +99,23 @@ async def run_sandboxed(nb, plan: Plan, timeout: float, notes: list) -> Failure 
     specs.argv = plan.command(kernel, work, runtime, scratch)
     km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=specs, transport="ipc",
                             ip=str(runtime / "ipc"), connection_file=str(runtime / "kernel.json"))
-    state = {"cell": None, "deadline": None}
+    state = {"cell": None, "deadline": None, "guarded": False}
 
     def on_cell_start(cell, cell_index):  # the clock starts after the setup cell (cell 0)
         state["cell"] = cell_index
         if state["deadline"] is None and cell_index > 0:
             state["deadline"] = time.monotonic() + timeout
 
+    def timeout_for(cell):
+        """The notebook's time left, or the cell's guard where that comes first."""
+        if state["deadline"] is None:
+            return SETUP_TIMEOUT
+        left = state["deadline"] - time.monotonic()
+        state["guarded"] = cell_guard is not None and cell_guard < left
+        return max(1, math.ceil(cell_guard) if state["guarded"] else int(left))
+
     client = _CappedClient(nb, km=km, cap=plan.limits.output_kb * 1024, notes=notes,
-                           timeout_func=lambda cell: max(1, int(state["deadline"] - time.monotonic()))
-                           if state["deadline"] else SETUP_TIMEOUT,
+                           timeout_func=timeout_for,
                            record_timing=False, allow_errors=False, shutdown_kernel="immediate",
                            on_cell_start=on_cell_start, startup_timeout=120,
                            resources={"metadata": {"path": str(work)}})
@@ -121,6 +132,10 @@ async def run_sandboxed(nb, plan: Plan, timeout: float, notes: list) -> Failure 
         reason = f"{error.ename}: {error.evalue}" if error.ename else str(error)
         return Failure(state["cell"], reason)
     except CellTimeoutError:
+        if state["guarded"]:
+            return Failure(state["cell"], "timed out: the cell did not finish within the "
+                           f"grader's wall-clock guard of {math.ceil(cell_guard)} s a cell (the "
+                           "kernel's own time limits did not stop it)")
         return Failure(state["cell"], f"timed out: the notebook did not finish within {timeout:g} s")
     except DeadKernelError:
         return Failure(state["cell"], "the kernel died while running this cell (a limit of the "

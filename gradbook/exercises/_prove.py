@@ -1,4 +1,5 @@
-"""The first judge of an answer: SymPy, proving it equal to the reference answer.
+"""The first judge of an answer: SymPy, proving it equal to the reference answer (or, for the
+teacher's feedback, to one of the exercise's declared mistakes).
 
 Matrix symbols of symbolic sizes first, where the exercise says the notebook proves it so and
 the answer uses only matrix products, sums and transposes; then entry by entry at the
@@ -36,22 +37,24 @@ def time_limit(seconds: float | None):
     return _time_limit(seconds, ProofTimeout, cpu=True)
 
 
-def prove(ex: Exercise, answer: Answer) -> str | None:
-    """How SymPy proved the answer equal to the reference, or None when it could not (or ran
-    out of time, which the answer's notes then say)."""
+def prove(ex: Exercise, answer: Answer, target: str | None = None) -> str | None:
+    """How SymPy proved the answer equal to the reference (or to `target`, one of the exercise's
+    declared mistakes), or None when it could not (or ran out of time, which the notes say)."""
     if answer.function is not None:
         from .. import _float64  # noqa: F401 - imported before the clock starts, never cut short
     try:
         with time_limit(TIME_LIMIT):
-            return _prove(ex, answer)
+            return _prove(ex, answer, target)
     except ProofTimeout:
-        answer.notes.append(f"SymPy ran out of time ({TIME_LIMIT:g} s) before it could decide, "
-                            "so the numbers decided")
+        whether = "" if target is None else f" whether it equals the expected mistake {target}"
+        answer.notes.append(f"SymPy ran out of time ({TIME_LIMIT:g} s) before it could decide"
+                            f"{whether}, so the numbers decided")
         return None
 
 
-def _prove(ex: Exercise, answer: Answer) -> str | None:
-    reference = _reference_tree(ex)
+def _prove(ex: Exercise, answer: Answer, target: str | None = None) -> str | None:
+    reference = _reference_tree(ex, target)
+    what = "the right answer" if target is None else f"the expected mistake {target}"
     n = _components(ex)
     if ex.symbolic_sizes and answer.formula is not None:
         try:
@@ -60,12 +63,12 @@ def _prove(ex: Exercise, answer: Answer) -> str | None:
             theirs = _tuple(run(reference, MatrixBackend(), env, fns), n)
             if all(_same_matrix(a, b) for a, b in zip(mine, theirs)):
                 dims = ", ".join(ex.dims())
-                return f"SymPy proves it equal to the right answer for every size (symbolic {dims})"
+                return f"SymPy proves it equal to {what} for every size (symbolic {dims})"
         except (Unsupported, EvalError, TypeError, ValueError, AttributeError, sp.ShapeError):
             pass
     for substitute in (False, True):
         try:
-            env, fns, theirs = _reference_entries(ex, substitute)
+            env, fns, theirs = _reference_entries(ex, substitute, target)
             if answer.formula is not None:
                 mine = run(answer.formula.tree, SymBackend(), env, fns)
             else:
@@ -77,7 +80,7 @@ def _prove(ex: Exercise, answer: Answer) -> str | None:
         if all(_same_entries(a, b, thorough=substitute) for a, b in zip(mine, theirs)):
             sizes = ", ".join(f"{d} = {ex.sizes[d]}" for d in ex.dims())
             where = " (with the definitions written out)" if substitute else ""
-            return ("SymPy proves it equal to the right answer" + where +
+            return (f"SymPy proves it equal to {what}" + where +
                     (f", for sizes {sizes}" if sizes else ""))
     return None
 
@@ -85,19 +88,20 @@ def _prove(ex: Exercise, answer: Answer) -> str | None:
 _REFERENCES: dict = {}
 
 
-def _reference_tree(ex: Exercise):
-    key = ("tree", repr(ex.to_dict()))
+def _reference_tree(ex: Exercise, target: str | None = None):
+    key = ("tree", repr(ex.to_dict()), target)
     if key not in _REFERENCES:
-        _REFERENCES[key] = parse(ex.answer, ex.names() | ex.functions()).tree
+        _REFERENCES[key] = parse(ex.answer if target is None else target,
+                                 ex.names() | ex.functions()).tree
     return _REFERENCES[key]
 
 
-def _reference_entries(ex: Exercise, substitute: bool):
-    """(env, functions, the reference's entries) in SymPy, computed once per exercise."""
-    key = ("entries", repr(ex.to_dict()), substitute)
+def _reference_entries(ex: Exercise, substitute: bool, target: str | None = None):
+    """(env, functions, the reference's (or `target`'s) entries) in SymPy, computed once."""
+    key = ("entries", repr(ex.to_dict()), substitute, target)
     if key not in _REFERENCES:
         env, fns = sympy_scope(ex, ex.sizes, substitute)
-        _REFERENCES[key] = (env, fns, run(_reference_tree(ex), SymBackend(), env, fns))
+        _REFERENCES[key] = (env, fns, run(_reference_tree(ex, target), SymBackend(), env, fns))
     return _REFERENCES[key]
 
 

@@ -6,8 +6,10 @@ exception in one cell does not stop the rest, and every check cell is replaced b
 hand-over of the answer, as data. The grader reads those records, and only those, from the
 check cells' outputs, and judges each answer in this process. A record anywhere else, two in
 one check cell, or any output that claims a grade is tampering: it is ignored, and the
-exercise it touches scores 0. When a cell kills the kernel or outlasts the notebook's time
-limit, the notebook runs again without that cell, so the exercises after it are still graded.
+exercise it touches scores 0. A cell that outlasts its CPU-time or wall-time limit (kept by the
+runner in the kernel) fails as an exception does; when a cell kills the kernel, or outlasts the
+grader's own wall-clock guard on a cell or the notebook's time limit, the notebook runs again
+without that cell, so the exercises after it are still graded.
 """
 from __future__ import annotations
 
@@ -30,6 +32,39 @@ RUNNER_SOURCE = Path(_runner_module.__file__).read_text(encoding="utf-8")
 MAX_RUNS = 3
 PRELOAD = ("numpy", "sympy", "jax.numpy")  # imported before the clock starts on the student's cells
 TAMPERING = "tampering"
+GUARD_GRACE = 5.0  # seconds past a cell's wall-time limit before the grader stops the cell itself
+
+
+@dataclass(frozen=True)
+class CellLimits:
+    """The time limits of each of the student's cells: CPU time, and wall time for a cell that
+    waits or sleeps, both kept by the runner in the kernel (where the student's code could defeat
+    them), and the grader's own wall-clock guard GUARD_GRACE past them, which it cannot."""
+
+    cpu: float
+    wall: float
+
+    def __post_init__(self):
+        if not (self.cpu > 0 and self.wall > 0):
+            raise ValueError(f"a cell's time limits must be positive, not {self.cpu} s of CPU "
+                             f"time and {self.wall} s of wall time")
+
+    @classmethod
+    def of(cls, timeout: float) -> "CellLimits":
+        """A third of the notebook's time limit in CPU time, half of it in wall time."""
+        return cls(max(1.0, timeout / 3), max(1.0, timeout / 2))
+
+    @property
+    def guard(self) -> float:
+        """The grader's wall-clock guard on a cell."""
+        return self.wall + GUARD_GRACE
+
+    def words(self, timeout: float) -> list[str]:
+        """The time limits in force, for the score table."""
+        return [f"CPU time {self.cpu:.3g} s a cell (the kernel's timer)",
+                f"wall time {self.wall:.3g} s a cell (the kernel's timer) and, whatever the "
+                f"kernel does, {self.guard:.3g} s a cell and {timeout:.3g} s for the notebook "
+                "(the grader's clock)"]
 
 
 class NotAnExerciseNotebook(ValueError):
@@ -126,19 +161,24 @@ def student_of(nb) -> str | None:
     return None
 
 
-def grade_submission(path: Path, timeout: float = 60.0, plan: Plan | None = None) -> Report:
-    """Run a submission in a fresh sandboxed kernel, then grade each of its exercises here."""
+def grade_submission(path: Path, timeout: float = 60.0, plan: Plan | None = None,
+                     cell_limits: CellLimits | None = None) -> Report:
+    """Run a submission in a fresh sandboxed kernel, then grade each of its exercises here.
+
+    `timeout` is the notebook's wall time from its first cell; `cell_limits` each cell's (by
+    default CellLimits.of(timeout))."""
     nb, notebook, ids = read_submission(path)
     plan = plan or sandbox_plan()
-    limit = max(1.0, timeout / 3)
-    cells, roles = _harness_cells(nb, ids, limit)
-    report = Report(Path(path).name, notebook, student_of(nb), protections=plan.protections())
+    limits = cell_limits or CellLimits.of(timeout)
+    cells, roles = _harness_cells(nb, ids, (limits.cpu, limits.wall))
+    report = Report(Path(path).name, notebook, student_of(nb),
+                    protections=limits.words(timeout) + plan.protections())
     skipped: dict[int, str] = {}
     from ._kernel_run import run_sandboxed
 
     for attempt in range(MAX_RUNS):
         run = _harness_notebook(cells, roles, skipped)
-        failure = asyncio.run(run_sandboxed(run, plan, timeout, report.notes))
+        failure = asyncio.run(run_sandboxed(run, plan, timeout, report.notes, limits.guard))
         if failure is None:
             break
         kind, exercise_id = roles[failure.cell] if failure.cell is not None else (None, None)
@@ -153,12 +193,13 @@ def grade_submission(path: Path, timeout: float = 60.0, plan: Plan | None = None
     records, tampered = collect(run, roles, ids, report.notes)
     salt = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
     report.results = [verdict(exercise_id, records.get(exercise_id), tampered.get(exercise_id),
-                              failure, plan, limit, salt) for exercise_id in ids]
+                              failure, plan, limits.cpu, salt) for exercise_id in ids]
     return report
 
 
-def _harness_cells(nb, ids: list[str], limit: float):
-    """(source, role) per cell to run: the runner, the student's code through it, hand-overs."""
+def _harness_cells(nb, ids: list[str], limit: tuple[float, float]):
+    """(source, role) per cell to run: the runner, the student's code through it, hand-overs;
+    each within `limit` (seconds of CPU time, of wall time)."""
     setup = (f"import types as _t\n{RUNNER} = _t.ModuleType({RUNNER!r})\n"
              f"exec(compile({RUNNER_SOURCE!r}, '<gradbook runner>', 'exec'), {RUNNER}.__dict__)\n"
              f"del _t\n{RUNNER}.preload({PRELOAD!r})")

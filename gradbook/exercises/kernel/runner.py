@@ -1,11 +1,14 @@
 """Inside the grading kernel: run the student's cells, and hand each answer over as plain data.
 
 Loaded by the grader as source text into a module of its own (it imports nothing of gradbook).
-Each cell runs in the kernel's namespace with a time limit (SIGALRM where the platform has it);
-an exception is printed as one line and the next cell runs. At each check cell the answer is
-described as JSON data (a string, a SymPy expression's srepr, or a function's source and the
-names it uses) and displayed under ANSWER_MIME. The grader reads that data and nothing else;
-whatever the kernel displays, a verdict is made outside it.
+Each cell runs in the kernel's namespace with two time limits: CPU time (ITIMER_PROF: the
+kernel's user and system time, all its threads) and, for a cell that waits or sleeps, wall time
+(ITIMER_REAL). The grader trusts neither: it keeps a wall-clock guard of its own on every cell,
+and the sandbox a CPU-time limit on the whole notebook. An exception is printed as one line and
+the next cell runs. At each check cell the answer is described as JSON data (a string, a SymPy
+expression's srepr, or a function's source and the names it uses) and displayed under
+ANSWER_MIME. The grader reads that data and nothing else; whatever the kernel displays, a
+verdict is made outside it.
 """
 import contextlib
 import inspect
@@ -17,8 +20,10 @@ import types
 
 ANSWER_MIME = "application/vnd.gradbook.answer+json"
 MAX_TEXT = 20_000          # characters of an answer handed over; a longer one is cut
+RETRY = 1.0                # seconds (CPU or wall) before an expired limit is raised again
 _failed = {}               # exercise id -> why its answer cell gave no answer
 _count = [0]
+_limited = {}              # while a cell runs: "mark" (what its frames are known by), the limits
 
 
 class CellTimeout(BaseException):
@@ -26,21 +31,51 @@ class CellTimeout(BaseException):
 
 
 @contextlib.contextmanager
-def _time_limit(seconds):
+def _time_limit(limits, mark):
+    """Stop the block after `limits` = (CPU seconds, wall seconds), whichever comes first.
+
+    The error is raised only while a frame of the cell (`mark`: its file name, or a code object)
+    is on the stack, never in the runner's own code or the kernel's between cells; and again
+    every RETRY seconds, should the cell swallow it (`except BaseException`)."""
     if not hasattr(signal, "setitimer"):
         yield
         return
-
-    def expire(signum, frame):
-        raise CellTimeout(f"the cell ran longer than its limit of {seconds:.3g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    cpu, wall = limits
+    previous = {signum: signal.signal(signum, _expire)
+                for signum in (signal.SIGPROF, signal.SIGALRM)}
+    _limited.update(mark=mark, cpu=cpu, wall=wall)
+    signal.setitimer(signal.ITIMER_PROF, cpu)
+    signal.setitimer(signal.ITIMER_REAL, wall)
     try:
         yield
     finally:
+        _limited.clear()
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for signum, handler in previous.items():  # a cell's own handler is put back; the
+            if callable(handler):                  # default is not (a late signal would kill)
+                signal.signal(signum, handler)
+
+
+def _expire(signum, frame):
+    mark = _limited.get("mark")
+    if mark is None:
+        return
+    cpu = signum == signal.SIGPROF
+    signal.setitimer(signal.ITIMER_PROF if cpu else signal.ITIMER_REAL, RETRY)
+    while frame is not None and frame.f_code is not mark and frame.f_code.co_filename != mark:
+        frame = frame.f_back
+    if frame is None:
+        return  # not in the cell's code: raised at the next expiry, if the cell still runs
+    spent = f"the cell used more than its {_limited['cpu']:.3g} s of CPU time"
+    wall = f"its wall-time limit of {_limited['wall']:.3g} s"
+    if cpu:
+        _limited["spent"] = True
+        raise CellTimeout(spent)
+    if _limited.get("spent"):
+        raise CellTimeout(f"{spent}, and went on past {wall}")
+    raise CellTimeout(f"the cell ran past {wall} without using its {_limited['cpu']:.3g} s of CPU "
+                      "time (waiting, sleeping, or on a busy machine)")
 
 
 def _namespace():
@@ -56,8 +91,9 @@ def _namespace():
     return main.__dict__
 
 
-def _run(source, label, limit):
-    """Execute `source` under a file name `label`; return None, or the error as one line."""
+def _run(source, label, limits):
+    """Execute `source` under a file name `label` within `limits` (CPU seconds, wall seconds);
+    return None, or the error as one line."""
     _count[0] += 1
     filename = f"<{label}, run {_count[0]}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -66,7 +102,7 @@ def _run(source, label, limit):
     except SyntaxError as error:
         return f"SyntaxError: {error.msg} (line {error.lineno})"
     try:
-        with _time_limit(limit):
+        with _time_limit(limits, filename):
             exec(code, _namespace())  # noqa: S102 - running the student's own cell is the point
     except CellTimeout as error:
         return f"timed out: {error}"
@@ -94,17 +130,17 @@ def preload(modules):
             pass
 
 
-def cell(source, limit):
+def cell(source, limits):
     """Run one of the student's other code cells; an error is shown and grading goes on."""
-    error = _run(source, "a cell of the submission", limit)
+    error = _run(source, "a cell of the submission", limits)
     if error:
         print(f"this cell failed ({error}); grading goes on")
 
 
-def answer_cell(exercise_id, source, limit):
+def answer_cell(exercise_id, source, limits):
     """Run the answer cell of one exercise, starting from no `answer` at all."""
     _namespace().pop("answer", None)
-    error = _run(source, f"answer to {exercise_id}", limit)
+    error = _run(source, f"answer to {exercise_id}", limits)
     if error:
         _failed[exercise_id] = error
         print(f"the answer cell failed: {error}")
@@ -117,7 +153,7 @@ def skipped(exercise_id, reason):
         _failed[exercise_id] = reason
 
 
-def hand_over(exercise_id, limit):
+def hand_over(exercise_id, limits):
     """Describe the exercise's answer as data and display it for the grader (no verdict here)."""
     from IPython.display import display
 
@@ -126,7 +162,7 @@ def hand_over(exercise_id, limit):
     else:
         answer = _namespace().pop("answer", None)  # gone, so the next exercise cannot inherit it
         try:
-            with _time_limit(limit):
+            with _time_limit(limits, describe.__code__):
                 record = describe(answer)
         except CellTimeout as error:
             record = {"form": "failed", "reason": f"handing the answer over timed out: {error}"}
