@@ -265,6 +265,9 @@ def to_plain_math(ex: Exercise, value) -> str:
         if isinstance(value, (tuple, list)):
             return "(" + ", ".join(printer.doprint(sp.sympify(v)) for v in value) + ")"
         return printer.doprint(value)
+    except RecursionError:  # sstr would recurse as deeply: the message names no formula
+        raise ParseError("(a SymPy expression)", None, "the SymPy expression is nested too "
+                         "deeply to read", "a gradient here is a short formula") from None
     except ValueError as error:
         raise ParseError(sp.sstr(value), None, str(error)) from None
 

@@ -164,6 +164,8 @@ def _ratios(main):
                 return None
             continue
         c = float(np.dot(a, b) / np.dot(b, b))
+        if not np.isfinite(c):  # an answer of inf or nan: no factor to name
+            return None
         if not np.allclose(a, c * b, rtol=1e-8, atol=1e-12 * max(1.0, float(np.max(np.abs(b))))):
             return None
         out.append(c)

@@ -7,11 +7,13 @@ same thing to the proof and to the numbers.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 
 import numpy as np
 import sympy as sp
 
+from . import _bounds, _correlate
 from ._parse import _module_path, function_name
 
 
@@ -54,16 +56,23 @@ def run(tree: ast.AST, backend, env: dict, functions: dict | None = None):
             return backend.neg(value) if isinstance(node.op, ast.USub) else value
         if isinstance(node, ast.BinOp):
             a, b = ev(node.left), ev(node.right)
+            _bounded(node, backend, _binop_size, _BINOPS[type(node.op)], a, b)
             try:
-                return backend.binop(_BINOPS[type(node.op)], a, b)
+                value = backend.binop(_BINOPS[type(node.op)], a, b)
+                if isinstance(backend, SymBackend) and not isinstance(node.op, (ast.Add, ast.Sub)):
+                    _expansions(value)
+                return value
+            except _bounds.TooLarge as error:
+                raise EvalError(f"{ast.unparse(node)}: {error}") from None
             except (TypeError, ValueError, sp.ShapeError) as error:
                 if isinstance(error, (EvalError, Unsupported)):
                     raise
                 raise EvalError(f"{ast.unparse(node)}: the shapes {_shape(a)} and {_shape(b)} "
                                 f"do not fit for {_BINOPS[type(node.op)]}") from None
         if isinstance(node, ast.Compare):
-            return backend.compare(_COMPARE[type(node.ops[0])], ev(node.left),
-                                   ev(node.comparators[0]))
+            a, b = ev(node.left), ev(node.comparators[0])
+            _bounded(node, backend, _binop_size, "+", a, b)
+            return backend.compare(_COMPARE[type(node.ops[0])], a, b)
         if isinstance(node, ast.Attribute):
             if _module_path(node.value):
                 return backend.constant("E" if node.attr == "e" else node.attr)
@@ -84,13 +93,74 @@ def run(tree: ast.AST, backend, env: dict, functions: dict | None = None):
     return ev(tree)
 
 
-# Arguments that are sizes or axes, not arrays: (function, position) -> keyword. NumPy's order.
+# Arguments that are sizes, axes or modes, not arrays: (function, position) -> keyword (NumPy's).
 _STATIC = {("sum", 1): "axis", ("mean", 1): "axis", ("softmax", 1): "axis",
            ("ones", 0): "shape", ("zeros", 0): "shape", ("eye", 0): "shape",
-           ("reshape", 1): "shape"}
+           ("reshape", 1): "shape", ("flip", 1): "axis", ("pad", 1): "width", ("pad", 2): "mode",
+           **{(name, 2): "mode" for name in ("corr", "correlate", "conv", "convolve")}}
 
 
-_MAX_ENTRIES = 10**6  # an array a formula makes (ones(N)) is the size of an exercise's, not more
+def _bounded(node, backend, size, *args) -> None:
+    """Refuse, before it is made, an array larger than the backend allows (see _bounds)."""
+    try:
+        measured = size(*args)
+        if measured is not None:
+            entries, work = measured
+            _bounds.array(entries, work, isinstance(backend, SymBackend))
+    except _bounds.TooLarge as error:
+        raise EvalError(f"{ast.unparse(node)}: {error}") from None
+    except _correlate.SignalError as error:
+        raise EvalError(f"{ast.unparse(node)}: {error}") from None
+
+
+def _binop_size(op, a, b):
+    """(entries, multiplications) of a op b, or None where a shape is symbolic or does not fit."""
+    sa, sb = _bounds.shape(a), _bounds.shape(b)
+    if sa is None or sb is None:
+        return None
+    if op == "@":
+        return _bounds.matmul(sa, sb)
+    out = _bounds.broadcast(sa, sb)
+    return None if out is None else (_bounds.count(out), _bounds.count(out))
+
+
+def _call_size(name, args, kwargs):
+    """(entries, multiplications) of a call's result, for the calls that can make large arrays."""
+    shapes = [_bounds.shape(a) for a in args]
+    if any(s is None for s in shapes):
+        return None
+    count = _bounds.count
+    if name in ("ones", "zeros", "eye"):
+        shape = kwargs.get("shape", ())
+        dims = [abs(d) for d in (shape if isinstance(shape, tuple) else (shape,))]
+        n = count(dims[:1]) ** 2 if name == "eye" and dims else count(dims)
+        return n, n
+    if name == "outer" and len(args) == 2:
+        n = count(shapes[0]) * count(shapes[1])
+        return n, n
+    if name in ("dot", "matmul") and len(args) == 2:
+        if not shapes[0] or not shapes[1]:
+            return _binop_size("*", *args)
+        if name == "dot" and (len(shapes[0]) > 2 or len(shapes[1]) > 2):
+            k = shapes[0][-1] or 1
+            return count(shapes[0]) * count(shapes[1]) // k, count(shapes[0]) * count(shapes[1])
+        return _bounds.matmul(shapes[0], shapes[1])
+    if name == "einsum" and args and isinstance(args[0], str):
+        return _bounds.einsum(args[0], shapes[1:])
+    if name == "diag" and len(args) == 1:
+        n = max(shapes[0]) if len(shapes[0]) == 1 or len(shapes[0]) == 2 and 1 in shapes[0] else 0
+        return n * n, n * n
+    if name in ("where", "maximum", "minimum", "max", "min") and len(args) >= 2:
+        out = _bounds.broadcast(*shapes)
+        return None if out is None else (count(out), count(out))
+    if name == "pad" and len(args) == 1 and "width" in kwargs:
+        pairs = _correlate.widths(shapes[0], kwargs["width"])
+        n = count(d + b + e for d, (b, e) in zip(shapes[0], pairs))
+        return n, n
+    if name in ("corr", "correlate", "conv", "convolve") and len(args) == 2:
+        full = _correlate.result_shape(shapes[0], shapes[1], "full")
+        return count(full), count(full) * count(shapes[1])
+    return None
 
 
 def _call(node, ev, backend, functions):
@@ -111,14 +181,15 @@ def _call(node, ev, backend, functions):
             kwargs[key] = _static(ev(arg))
         else:
             args.append(ev(arg))
-    if name in ("ones", "zeros", "eye") and \
-            int(np.prod(np.abs(kwargs.get("shape", ())), dtype=np.float64)) > _MAX_ENTRIES:
-        raise EvalError(f"{ast.unparse(node)}: more than {_MAX_ENTRIES} entries; the arrays of "
-                        "an exercise are small")
+    if name not in functions:
+        _bounded(node, backend, _call_size, name, args, kwargs)
     try:
-        if name in functions:
-            return functions[name](*args)
-        return backend.call(name, args, kwargs)
+        value = functions[name](*args) if name in functions else backend.call(name, args, kwargs)
+        if isinstance(backend, SymBackend):
+            _expansions(value)
+        return value
+    except _bounds.TooLarge as error:
+        raise EvalError(f"{ast.unparse(node)}: {error}") from None
     except (TypeError, ValueError, IndexError, sp.ShapeError) as error:
         if isinstance(error, (EvalError, Unsupported)):
             raise
@@ -126,11 +197,13 @@ def _call(node, ev, backend, functions):
 
 
 def _static(value):
-    """An axis, a size or a shape as Python ints (or a bool, for keepdims=)."""
+    """An axis, a size or a shape as Python ints (a bool, for keepdims=; a string, for mode=)."""
     if isinstance(value, (tuple, list)):
         return tuple(_static(v) for v in value)
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, (bool, str)) or value is None:
         return value
+    if np.ndim(value) > 0 and not isinstance(value, sp.Basic):  # a literal list: [1, 1]
+        return tuple(_static(v) for v in np.asarray(value, dtype=object).tolist())
     if isinstance(value, sp.Basic) and not value.is_number:  # a symbolic size
         raise Unsupported("a size that is not a number")
     try:
@@ -262,6 +335,9 @@ class JaxBackend(Backend):
             return e / jnp.sum(e, axis=kwargs.get("axis", -1), keepdims=True)
         if name == "einsum":
             return jnp.einsum(args[0], *args[1:])
+        if name in _correlate.NAMES:
+            return _signal(name, args, kwargs, lambda a, w: jnp.pad(jnp.asarray(a), w),
+                           jnp.asarray)
         unary = {"exp": jnp.exp, "log": jnp.log, "sqrt": jnp.sqrt, "sin": jnp.sin,
                  "cos": jnp.cos, "tan": jnp.tan, "tanh": jnp.tanh, "abs": jnp.abs,
                  "log1p": jnp.log1p, "expm1": jnp.expm1, "square": jnp.square,
@@ -315,6 +391,12 @@ class _NumpyAsJax:
         return quiet
 
 
+def _signal(name, args, kwargs, pad_array, as_array):
+    """corr, conv, pad or flip (see _correlate); its SignalError is a ValueError, named by _call."""
+    return _correlate.call(name, [as_array(a) if np.ndim(a) else a for a in args], kwargs,
+                           pad_array)
+
+
 def _is_vector(v) -> bool:
     shape = np.shape(v)
     return len(shape) == 2 and 1 in shape
@@ -350,12 +432,18 @@ class SymBackend(Backend):
             if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
                 raise EvalError("@ needs two arrays; use * to scale by a number")
             return np.matmul(a, b)
-        ufunc = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide,
-                 "**": np.power}[op]
-        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-            return ufunc(_obj(a), _obj(b))
-        return {"+": operator.add, "-": operator.sub, "*": operator.mul,
-                "/": operator.truediv, "**": operator.pow}[op](sp.sympify(a), sp.sympify(b))
+        if op == "**":
+            power = np.vectorize(_power, otypes=[object])
+            value = power(_obj(a), _obj(b)) if isinstance(a, np.ndarray) or \
+                isinstance(b, np.ndarray) else _power(a, b)
+        else:
+            ufunc = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide}[op]
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                value = ufunc(_obj(a), _obj(b))
+            else:
+                value = {"+": operator.add, "-": operator.sub, "*": operator.mul,
+                         "/": operator.truediv}[op](sp.sympify(a), sp.sympify(b))
+        return value
 
     def compare(self, op, a, b):
         return np.vectorize(lambda x, y: _indicator(op(x, y)), otypes=[object])(a, b) \
@@ -412,6 +500,9 @@ class SymBackend(Backend):
             return e / np.sum(e, axis=kwargs.get("axis", -1), keepdims=True)
         if name == "einsum":
             return np.einsum(args[0], *[_obj(a) for a in args[1:]])
+        if name in _correlate.NAMES:
+            return _signal(name, args, kwargs,
+                           lambda a, w: np.pad(_obj(a), w, constant_values=sp.Integer(0)), _obj)
         unary = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
                  "tan": sp.tan, "tanh": sp.tanh, "abs": sp.Abs, "log1p": lambda x: sp.log(1 + x),
                  "expm1": lambda x: sp.exp(x) - 1, "square": lambda x: x**2, "sign": sp.sign,
@@ -444,6 +535,50 @@ class SymBackend(Backend):
             return np.vectorize(_where, otypes=[object])(*args) \
                 if any(isinstance(a, np.ndarray) for a in args) else _where(*args)
         raise EvalError(f"unknown function {name}")
+
+
+def _power(x, y):
+    """x**y in SymPy, refused (TooLarge) before it is computed when the exponent is large, the
+    result an exact number of too many bits, or a power of a sum too long to write out."""
+    x, y = sp.sympify(x), sp.sympify(y)
+    if y.is_Number:
+        _bounds.exponent(float(y))
+        if x.is_Rational and y.is_Rational:
+            _bounds.exact_power(max(abs(x.p).bit_length(), abs(x.q).bit_length()), float(y))
+        if x.is_Add and y.is_Integer:
+            _bounds.expansion(_terms(x), int(y))
+    return x ** y
+
+
+def _terms(expr, cap: int = 10**9) -> int:
+    """How many terms `expr` would have written out (expanded), at most `cap`."""
+    if expr.is_Add:
+        return min(cap, sum(_terms(a, cap) for a in expr.args))
+    if expr.is_Mul:
+        n = 1
+        for a in expr.args:
+            n = min(cap, n * _terms(a, cap))
+        return n
+    if expr.is_Pow and expr.base.is_Add and expr.exp.is_Integer and expr.exp > 0:
+        t, e = _terms(expr.base, cap), int(expr.exp)
+        if t > 1 and e > 1 and (t > 64 or e > 1000):
+            return cap
+        return min(cap, math.comb(e + t - 1, t - 1))
+    return 1
+
+
+def _expansions(value) -> None:
+    """Refuse a result in which SymPy has gathered a power of a sum too long to expand
+    ((a + b + c)**50 * (a + b + c)**50 is (a + b + c)**100): SymPy computes the coefficients of
+    such an expansion in one loop that no time limit interrupts."""
+    entries = value.ravel() if isinstance(value, np.ndarray) else [value]
+    for entry in entries:
+        if not isinstance(entry, sp.Basic):
+            continue
+        for power in entry.atoms(sp.Pow):
+            if power.base.is_Add and power.exp.is_Integer:
+                _bounds.exponent(float(power.exp))
+                _bounds.expansion(_terms(power.base), int(power.exp))
 
 
 def _where(c, a, b):

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
+from . import _bounds
+from ._correlate import MODES
 from ._latex import LatexError, from_latex
 from ._names import FUNCTION_SPELLINGS
 from ._notation import CARET_T_NAME, SUM_NAME, NotationError, characters, juxtapose, sums
@@ -24,12 +27,13 @@ FUNCTIONS = frozenset({
     "asin", "acos", "atan", "sinh", "cosh", "tanh", "sech", "csch", "coth", "asinh", "acosh",
     "atanh", "abs", "sign", "sigmoid", "sigma", "relu", "softplus", "softmax", "max", "maximum",
     "min", "minimum", "sum", "mean", "outer", "diag", "where", "step", "dot", "matmul",
-    "transpose", "reshape", "ravel", "ones", "zeros", "eye", "einsum", "array", "asarray"})
+    "transpose", "reshape", "ravel", "ones", "zeros", "eye", "einsum", "array", "asarray",
+    "corr", "correlate", "conv", "convolve", "pad", "flip"})
 METHODS = frozenset({"sum", "mean", "dot", "transpose", "reshape", "ravel", "flatten"})
 CONSTANTS = frozenset({"pi", "E"})
 MODULES = frozenset({"np", "jnp", "numpy", "sp", "sympy", "math", "jax", "nn", "scipy",
                      "special"})
-KEYWORDS = ("axis", "keepdims", "shape")
+KEYWORDS = ("axis", "keepdims", "shape", "mode")  # mode= of corr, conv and pad (_correlate.MODES)
 MAX_DEPTH = 200  # syntax-tree levels; every walk of the tree (the backends, SymPy) recurses
 AUTODIFF = frozenset({"grad", "vjp", "jvp", "jacobian", "jacfwd", "jacrev", "hessian",
                       "value_and_grad", "linearize", "backward", "autograd", "torch",
@@ -111,6 +115,7 @@ def parse(text: str, known: set[str] | frozenset[str], shapes: Shapes | None = N
                          "a gradient here is a short formula; write it without repeating terms")
     shift = len(normal) - len(normal.lstrip())
     _check(text, tree, origin, shift, known)
+    _check_numbers(text, tree, origin, shift)
     tree, readings = resolve(tree, shapes, _quoter(text, normal, origin, shift))
     return Formula(text, tree, tuple(notes + readings))
 
@@ -191,7 +196,7 @@ def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[s
     """Refuse every construct outside the language, naming it and where it is."""
     allowed_names = known | FUNCTIONS | CONSTANTS | MODULES | {CARET_T_NAME, SUM_NAME}
     subscripts = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and n.args
-                  and function_name(n.func) == "einsum"}
+                  and function_name(n.func) == "einsum"} | _modes(tree)
 
     def fail(node, problem, hint=""):
         column = getattr(node, "col_offset", None)
@@ -231,6 +236,92 @@ def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[s
             fail(node, f"{node.id!r} is a module, not a value")
 
 
+def _check_numbers(text: str, tree: ast.AST, origin: list[int], shift: int) -> None:
+    """Refuse a power above MAX_EXPONENT and a number beyond float64's range, where a part of
+    the formula made of numbers alone says so (`9**99999999`, `10**10**10`, `1e999`): no
+    backend could compute it quickly, and SymPy would try, exactly. Nothing is computed here
+    beyond floats."""
+
+    def fail(node, problem, hint):
+        column = getattr(node, "col_offset", None)
+        raise ParseError(text, None if column is None else _at(origin, column + shift), problem,
+                         hint)
+
+    def number(node):
+        """The node's value when it is made of numbers alone (a float), else None."""
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                return None
+            try:
+                value = float(node.value)
+            except OverflowError:
+                value = math.inf
+            if not math.isfinite(value):
+                fail(node, "a number beyond float64's range (about 1.8e308)",
+                     "the numbers of a gradient are small; write the formula itself")
+            return value
+        if isinstance(node, ast.Name) and node.id in CONSTANTS:
+            return math.pi if node.id == "pi" else math.e
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = number(node.operand)
+            return None if value is None else (-value if isinstance(node.op, ast.USub) else value)
+        if isinstance(node, ast.Call) and function_name(node.func) in _GROWING and \
+                len(node.args) == 1 and not node.keywords:
+            value = number(node.args[0])
+            if value is None:
+                return None
+            try:
+                return _GROWING[function_name(node.func)](value)
+            except OverflowError:
+                fail(node, "this part makes a number beyond float64's range (about 1.8e308)",
+                     "the numbers of a gradient are small; write the formula itself")
+        if isinstance(node, ast.BinOp):
+            left, right = number(node.left), number(node.right)
+            if isinstance(node.op, ast.Pow) and right is not None:
+                try:
+                    _bounds.exponent(right)
+                except _bounds.TooLarge as error:
+                    fail(node.right, str(error),
+                         "a gradient's powers are small, such as x**2 or s**-1")
+            if left is None or right is None:
+                return None
+            return _folded(node, left, right, fail)
+        for child in ast.iter_child_nodes(node):
+            number(child)
+        return None
+
+    number(tree)
+
+
+_GROWING = {"exp": math.exp, "expm1": math.expm1, "sinh": math.sinh, "cosh": math.cosh}
+
+
+def _folded(node: ast.BinOp, left: float, right: float, fail) -> float | None:
+    """left op right in floats, refusing a result beyond float64's range."""
+    op = node.op
+    try:
+        if isinstance(op, ast.Pow):
+            value = math.pow(left, right)
+        elif isinstance(op, (ast.Mult, ast.Mod)):  # Mod: numbers side by side
+            value = left * right
+        elif isinstance(op, ast.Div):
+            value = left / right
+        elif isinstance(op, ast.Add):
+            value = left + right
+        elif isinstance(op, ast.Sub):
+            value = left - right
+        else:
+            return None
+    except OverflowError:
+        value = math.inf
+    except (ZeroDivisionError, ValueError):  # 1/0, (-8)**(1/3): the evaluation says what
+        return None
+    if not math.isfinite(value):
+        fail(node, "this part makes a number beyond float64's range (about 1.8e308)",
+             "the numbers of a gradient are small; write the formula itself")
+    return value
+
+
 def _check_attribute(node: ast.Attribute, fail) -> None:
     if _module_path(node.value):
         if node.attr not in FUNCTIONS | set(FUNCTION_SPELLINGS) | CONSTANTS | MODULES | {"e"}:
@@ -259,6 +350,27 @@ def _check_call(node: ast.Call, fail, known: set[str]) -> None:
         if kw.arg not in KEYWORDS:
             fail(kw.value, f"the keyword {kw.arg}= is not supported",
                  "only " + ", ".join(f"{k}=" for k in KEYWORDS))
+    name = function_name(func)
+    modes = [kw.value for kw in node.keywords if kw.arg == "mode"] + \
+        (node.args[2:3] if name in ("corr", "correlate", "conv", "convolve", "pad") else [])
+    for mode in modes:
+        allowed = MODES.get(name)
+        if allowed is None:
+            fail(mode, f"{name}(...) takes no mode", "mode= is for corr, conv and pad")
+        if not (isinstance(mode, ast.Constant) and mode.value in allowed):
+            fail(mode, f"{name}(...) takes mode={' or mode='.join(repr(m) for m in allowed)}",
+                 f"without a mode it is {allowed[0]!r}")
+
+
+def _modes(tree: ast.AST) -> set[int]:
+    """The string constants that are a mode of corr, conv or pad (mode="full")."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            found |= {id(kw.value) for kw in node.keywords if kw.arg == "mode"}
+            if function_name(node.func) in MODES and len(node.args) > 2:
+                found.add(id(node.args[2]))
+    return found
 
 
 def _module_path(node: ast.AST) -> bool:
