@@ -6,12 +6,20 @@
   \\overline{\\hat{x}} (a \\bar over a hat merges with it, so the gradient of x̂ looked like x̂);
 - constants SymPy writes as floating-point noise are written as the number they stand for:
   1.0000000000000001 \\cdot 10^{-5} is 10^{-5}, 0.70710678118654748 is 1/\\sqrt{2},
-  \\frac{v}{100000} is 10^{-5} v, and \\frac{1767766952966369 v}{2500000000000000} is 1/\\sqrt{2} v.
+  \\frac{v}{100000} is 10^{-5} v, and \\frac{1767766952966369 v}{2500000000000000} is 1/\\sqrt{2} v;
+- a name is written as mathematics when it is one letter (Latin or Greek, with a hat or the like)
+  with an index: h0 is h_{0}, xhat is \\hat{x}, y_pred is y_{\\mathrm{pred}}; any other name is
+  a word and is written upright, as in the code: \\mathrm{logits} (italic, it would read as the
+  product l·o·g·i·t·s). A path's last key follows the same rule, its prefix upright:
+  params.W1 is \\mathrm{params}.W_{1} (see name_latex).
 """
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
+
+import sympy as sp
 
 _GROUP = r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*)\}"  # a {group}, nested up to three deep
 _DOUBLE_SUB = re.compile(r"_\{([^{}]*)\}_" + r"(?:\{([^{}]*)\}|([A-Za-z0-9]))")
@@ -91,3 +99,55 @@ _CODE_OR_MATH = re.compile(r"(```.*?```|`[^`\n]*`)|(\$\$.+?\$\$|(?<![\\$])\$(?!\
 def tidy_markdown(markdown: str) -> str:
     """Markdown with every formula in it tidied; code spans and blocks left as they are."""
     return _CODE_OR_MATH.sub(lambda m: m.group(1) or tidy(m.group(2)), markdown)
+
+
+_IDENTIFIER = re.compile(r"[^\W\d_]\w*")  # a Python name (ŷ and ℓ are letters too)
+_PATH = re.compile(r"([^\W\d]\w*(?:\.[^\W\d]\w*|\[\d+\])*)\.([^\W\d_]\w*)")
+
+
+def name_latex(name: str) -> str:
+    """A node's or input's name as LaTeX: a letter with an index as mathematics, a word upright.
+
+    h0 -> h_{0}, alpha2 -> \\alpha_{2}, xhat -> \\hat{x}, y_pred -> y_{\\mathrm{pred}},
+    logits -> \\mathrm{logits}, params.W1 -> \\mathrm{params}.W_{1}; anything else (a key that is
+    not a Python name: p['layer 1'], xs[0]) upright as text.
+    """
+    if name[:1].isalpha() and all(unicodedata.combining(c) for c in name[1:]):
+        return name  # one letter, perhaps with an accent: x̂ (x and a combining hat)
+    path = _PATH.fullmatch(name)
+    if path:
+        return rf"\mathrm{{{_escaped(path.group(1))}}}.{_word_latex(path.group(2))}"
+    if _IDENTIFIER.fullmatch(name):
+        return _word_latex(name)
+    return rf"\text{{{_escaped(name)}}}"
+
+
+def _word_latex(word: str) -> str:
+    from sympy.printing.conventions import split_super_sub
+    from sympy.printing.latex import translate
+
+    base, supers, subs = split_super_sub(word)
+    letter = translate(base)  # alpha -> \\alpha, xhat -> \\hat{x}; xbar stays a word (x̄ is a gradient)
+    if not re.fullmatch(r"[^\W\d_]|\\[A-Za-z]+|\\(hat|tilde|check|vec)\{([A-Za-z]|\\[A-Za-z]+)\}", letter) or supers:
+        return rf"\mathrm{{{_escaped(word)}}}"
+    if subs:
+        letter += "_{" + ",".join(sub if re.fullmatch(r"\d+|[A-Za-z]", sub) else _word_latex(sub)
+                                  for sub in subs) + "}"
+    return letter
+
+
+def _escaped(text: str) -> str:
+    """Text for \\mathrm{} or \\text{}: TeX's special characters escaped."""
+    return re.sub(r"([_{}&%#$])", r"\\\1", text)
+
+
+class NameSymbol(sp.Symbol):
+    """A SymPy symbol for a named value, printed in LaTeX as name_latex writes its name."""
+
+    def _latex(self, printer) -> str:  # noqa: ARG002 - SymPy's hook for a class's own LaTeX
+        return name_latex(self.name)
+
+
+# SymPy orders a sum's or product's terms by their classes' names: as "Symbol", a name's
+# symbol keeps the order a plain symbol has (logits - v, not -v + logits)
+NameSymbol.__name__ = "Symbol"

@@ -39,8 +39,10 @@ class NodeRule:
 
 
 def symbol(name: str) -> sp.Symbol:
-    """The SymPy symbol that stands for a node's value."""
-    return sp.Symbol(name, real=True)
+    """The SymPy symbol that stands for a node's value (its LaTeX: _notation.name_latex)."""
+    from .._notation import NameSymbol
+
+    return NameSymbol(name, real=True)
 
 
 def bar(name: str) -> sp.Symbol:
@@ -88,23 +90,60 @@ def _elementwise(node: Node, staged: Staged, rules) -> NodeRule:
     names = [n for n in dict.fromkeys(r for r in node.inputs if isinstance(r, str))
              if staged[n].differentiable]
     for name in _with_condition_inputs(names, node, staged, formula):
-        local = local_derivative(formula, symbol(name))
-        # sign() and the like are flat except at a jump, where SymPy puts a DiracDelta: JAX's
-        # slope there is 0, and the jump is measure zero (noted as a kink below)
-        local = local.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-        if node.rule.kink is not None:
-            local = local.replace(lambda e: isinstance(e, sp.Heaviside),
-                                  lambda e: sp.Heaviside(e.args[0], node.rule.kink))
+        local, computed = _slopes(formula, symbol(name), node.rule.kink)
         rule.locals.append(Local(name, local, _latex(local),
-                                 _compile_elementwise(local, staged[name].shape)))
+                                 _compile_elementwise(computed, staged[name].shape)))
     if node.rule.kink is not None:
-        rule.note = (f"{node.op} has slope {node.rule.kink} at its kink (its own derivative "
-                     "rule in JAX, the convention notebook 06 states)")
+        from ._rules import tie_words
+
+        rule.note = tie_words(node.op)
     elif formula.has(sp.Max, sp.Min):
         rule.note = "at a tie of max or min each side gets half (JAX's convention)"
     elif formula.has(sp.Abs):
-        rule.note = "|u| has slope sign(u), which is 0 at u = 0 (JAX's convention)"
+        rule.note = "|u| has slope sign(u), which is 0 at u = 0 (SymPy's; checked at ties below)"
     return rule
+
+
+def _slopes(formula, x, kink):
+    """∂formula/∂x as shown, and as computed (with JAX's slope at a kink), derived once per
+    formula up to the names of its symbols: a formula met before (a·b, tanh(a)) reuses its
+    derivation and its compiled function."""
+    order = sorted(formula.free_symbols, key=lambda s: s.name)
+    canonical = {s: sp.Symbol(f"_s{k}", **s.assumptions0) for k, s in enumerate(order)}
+    key = (formula.xreplace(canonical), canonical.get(x, x), kink, local_derivative)
+    if key not in _DERIVED:
+        _DERIVED[key] = _derive_slopes(*key)
+    back = {c: s for s, c in canonical.items()}
+    local, computed, compiled = _DERIVED[key]
+    return local.xreplace(back), _Computed(computed.xreplace(back), compiled, back)
+
+
+_DERIVED: dict = {}  # (canonical formula, variable, kink, derivation) -> slopes, compiled
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """A slope to compute: its expression, and its compiled form over canonical symbols."""
+
+    expr: object
+    compiled: tuple  # (function, canonical symbols in argument order)
+    names: dict      # canonical symbol -> the node's symbol
+
+
+def _derive_slopes(formula, x, kink, derivation):
+    local = derivation(formula, x)
+    # sign() and the like are flat except at a jump, where SymPy puts a DiracDelta: JAX's
+    # slope there is 0, and the jump is measure zero (noted as a kink)
+    local = local.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    computed = local
+    if kink is not None:  # JAX's slope at the kink (see _rules.TIES)
+        local = local.replace(lambda e: isinstance(e, sp.Heaviside),
+                              lambda e: sp.Heaviside(e.args[0], kink))
+        # sign(u) is shown (what SymPy proves away from 0), computed as 2·Heaviside(u) - 1
+        computed = local.replace(lambda e: isinstance(e, sp.sign),
+                                 lambda e: 2 * sp.Heaviside(e.args[0], kink) - 1)
+    symbols = sorted(computed.free_symbols, key=lambda s: s.name)
+    return local, computed, (sp.lambdify(symbols, computed, "jax"), symbols)
 
 
 def local_derivative(formula, x):
@@ -120,13 +159,13 @@ def _with_condition_inputs(names, node, staged, formula):
     return names + sorted(extra)
 
 
-def _compile_elementwise(local, shape):
-    symbols = sorted(local.free_symbols, key=lambda s: s.name)
-    fn = sp.lambdify(symbols, local, "jax")
-    names = [s.name for s in symbols]
+def _compile_elementwise(computed: _Computed, shape):
+    fn, symbols = computed.compiled
+    names = [computed.names[s].name for s in symbols]
+    constant = None if names else float(computed.expr)
 
     def evaluate(values, upstream):
-        slope = fn(*[values[n] for n in names]) if names else float(local)
+        slope = fn(*[values[n] for n in names]) if names else constant
         return _unbroadcast(upstream * slope, shape)
 
     return evaluate
@@ -281,16 +320,27 @@ def _max(node: Node, staged: Staged, rules) -> NodeRule:
     (ref,) = node.inputs
     axes = tuple(node.eqn.params["axes"])
     shape = np.shape(_value(ref, staged))
-    which = "max" if node.eqn.primitive.name == "reduce_max" else "min"
+    from ._rules import TIES, tie_words
+
+    prim = node.eqn.primitive.name
+    which = "max" if prim == "reduce_max" else "min"
+    tie = TIES[prim]
     rule = NodeRule(node, None, _reduction_latex(rf"\{which}", ref, shape, axes),
                     note=f"the {which}imum's slope is 1 at the {'largest' if which == 'max' else 'smallest'} "
-                         "element and 0 elsewhere; tied elements share it equally (JAX's convention)")
+                         f"element and 0 elsewhere; {tie_words(prim)}")
     keep = [1 if k in axes else d for k, d in enumerate(shape)]
+    moved = [d for d in range(len(shape)) if d not in axes] + list(axes)
 
     def evaluate(values, upstream):
         x = _value_at(ref, values)
         top = jnp.reshape(values[node.name], keep)
         hit = (x == top).astype(jnp.float64)
+        if tie == "first":  # only the first tied element, in row-major order over the axes
+            flat = jnp.transpose(hit, moved).reshape([shape[d] for d in moved[:len(moved) - len(axes)]] + [-1])
+            first = (jnp.cumsum(flat, axis=-1) == 1) * flat
+            hit = jnp.transpose(first.reshape([shape[d] for d in moved]), np.argsort(moved))
+        elif tie != "share":
+            raise _error(node, f"{prim} with the tie convention {tie!r}", "share, first")
         share = hit / jnp.sum(hit, axis=axes, keepdims=True)
         return jnp.reshape(upstream, keep) * share
 
@@ -315,16 +365,17 @@ def _copy(node: Node, staged: Staged, rules) -> NodeRule:
     offsets = dict(zip(moved, np.cumsum([0] + [sizes[k] for k in moved])[:-1].tolist()))
     derived = [k for k in moved if isinstance(refs[k], str) and staged[refs[k]].differentiable]
 
-    def index_map(values):
-        args = [(jnp.arange(1, sizes[k] + 1, dtype=jnp.float64) + offsets[k]).reshape(shapes[k])
-                if k in derived else jnp.zeros(shapes[k]) if k in moved else _value_at(r, values)
+    def index_map(values, xp=jnp):
+        args = [(xp.arange(1, sizes[k] + 1, dtype=xp.float64) + offsets[k]).reshape(shapes[k])
+                if k in derived else xp.zeros(shapes[k]) if k in moved else _value_at(r, values)
                 for k, r in enumerate(refs)]
-        ids = jnp.ravel(_bind(node.eqn, args)[0])
-        return jnp.where(jnp.isnan(ids), 0, ids).astype(jnp.int64) - 1  # -1: a constant element
+        ids = xp.ravel(xp.asarray(_bind(node.eqn, args)[0]))
+        return xp.where(xp.isnan(ids), 0, ids).astype(xp.int64) - 1  # -1: a constant element
 
     static = all(isinstance(r, Constant) for k, r in enumerate(refs) if k not in moved)
-    # indices known now: one map for all points (compiled as one: op by op is a dispatch each)
-    fixed = np.asarray(jax.jit(index_map)({})) if static else None
+    # indices known now: one map for all points, in NumPy but for the operation itself (one
+    # compiled map per node cost a compilation each)
+    fixed = index_map({}, np) if static else None
 
     def back(k):
         def evaluate(values, upstream):
@@ -435,10 +486,11 @@ def _window(node: Node, staged: Staged, rules) -> NodeRule:
     x = sp.latex(symbol(ref)) if isinstance(ref, str) else "c"
     words = {"sum": "sum", "max": "max", "min": "min", "prod": "prod"}[how]
     rule = NodeRule(node, None, rf"\operatorname{{window\_{words}}}({x})\ \text{{over {index.shape[-1]} elements}}",
-                    note={"sum": "", "prod": "each factor's slope is the product of its window's "
-                                             "other factors (no division, so a zero factor is fine)"}.get(
-                        how, f"a window's {'largest' if how == 'max' else 'smallest'} element has "
-                             "slope 1, the first of tied ones taking it (JAX's convention)"))
+                    note="" if how == "sum" else
+                    "each factor's slope is the product of its window's other factors (no "
+                    "division, so a zero factor is fine)" if how == "prod" else
+                    f"a window's {'largest' if how == 'max' else 'smallest'} element has slope 1, "
+                    f"the others 0; {_tie_words(prim)}")
     if not (isinstance(ref, str) and staged[ref].differentiable):
         return rule
     terms = sp.symbols("u0:3")
@@ -464,21 +516,84 @@ def _window(node: Node, staged: Staged, rules) -> NodeRule:
 
         latex = rf"{sp.latex(local)}\ \text{{(the other factors of each window)}}"
     else:
+        from ._rules import TIES
+
         local = sp.diff(sp.Max(*terms) if how == "max" else sp.Min(*terms), terms[0])
         fill = -jnp.inf if how == "max" else jnp.inf
+        tie = TIES[prim]
 
         def evaluate(values, upstream):
             flat = jnp.ravel(_value_at(ref, values))
             windows = jnp.where(index >= 0, flat[np.maximum(index, 0)], fill)
             top = jnp.reshape(values[node.name], index.shape[:-1] + (1,))
-            first = jnp.argmax(windows == top, axis=-1)[..., None]
-            chosen = jnp.take_along_axis(jnp.asarray(index), first, axis=-1)
-            return _sum_back(jnp.ravel(upstream), jnp.ravel(chosen), size).reshape(shape)
+            hit = (windows == top) & (index >= 0)
+            if tie == "first":
+                hit = hit & (jnp.cumsum(hit, axis=-1) == 1)
+            share = hit / jnp.sum(hit, axis=-1, keepdims=True)
+            g = jnp.reshape(upstream, index.shape[:-1] + (1,)) * share
+            return _sum_back(jnp.ravel(g), jnp.asarray(index.ravel()), size).reshape(shape)
+
+        if tie == "pairwise":
+            if not prim.startswith("cum"):
+                raise _error(node, f"{prim} with the tie convention 'pairwise'", "share, first")
+            evaluate = _prefix_scan_back(ref, p["axis"], p["reverse"], how)
+        elif tie not in ("first", "share"):
+            raise _error(node, f"{prim} with the tie convention {tie!r}", "share, first, pairwise")
 
         latex = rf"\mathbb{{1}}[\text{{{'largest' if how == 'max' else 'smallest'} in its window}}]"
         local = None  # SymPy's slope of max(u₀, u₁, u₂) is a step; the table states it in words
     rule.locals.append(Local(ref, local, latex, evaluate))
     return rule
+
+
+def _tie_words(prim: str) -> str:
+    from ._rules import tie_words
+
+    return tie_words(prim)
+
+
+def _prefix_scan_back(ref, axis, reverse, how):
+    """cummax/cummin's backward as JAX differentiates it: through its parallel prefix scan
+    (lax.associative_scan) of pairwise maxima c = max(a, b), each passing its slope on with
+    SymPy's ∂c/∂a and ∂c/∂b (1/2 each at a tie). The scan is run on (value, weights) pairs,
+    the weights being ∂(running maximum)/∂(each input) along the axis."""
+    a, b = sp.symbols("a b", real=True)
+    pair = sp.Max(a, b) if how == "max" else sp.Min(a, b)
+    value = sp.lambdify([a, b], pair, "jax")
+    slopes = [sp.lambdify([a, b], local_derivative(pair, s), "jax") for s in (a, b)]
+
+    def combine(left, right):
+        (va, wa), (vb, wb) = left, right
+        sa, sb = slopes[0](va, vb), slopes[1](va, vb)
+        return value(va, vb), sa[..., None] * wa + sb[..., None] * wb
+
+    def interleave(even, odd, dim):
+        ev, od = jnp.moveaxis(even, dim, 0), jnp.moveaxis(odd, dim, 0)
+        pairs = jnp.stack([ev[:od.shape[0]], od], 1).reshape((-1,) + od.shape[1:])
+        out = jnp.concatenate([pairs, ev[od.shape[0]:]], 0)
+        return jnp.moveaxis(out, 0, dim)
+
+    def scan(v, w):  # lax.associative_scan's recursion, on values (..., m) and weights (..., m, n)
+        m = v.shape[-1]
+        if m < 2:
+            return v, w
+        ov, ow = scan(*combine((v[..., 0:-1:2], w[..., 0:-1:2, :]), (v[..., 1::2], w[..., 1::2, :])))
+        head = (ov[..., :-1], ow[..., :-1, :]) if m % 2 == 0 else (ov, ow)
+        ev, ew = combine(head, (v[..., 2::2], w[..., 2::2, :]))
+        ev, ew = jnp.concatenate([v[..., :1], ev], -1), jnp.concatenate([w[..., :1, :], ew], -2)
+        return interleave(ev, ov, -1), interleave(ew, ow, -2)
+
+    def evaluate(values, upstream):
+        x = jnp.moveaxis(jnp.asarray(_value_at(ref, values), jnp.float64), axis, -1)
+        g = jnp.moveaxis(jnp.asarray(upstream, jnp.float64), axis, -1)
+        if reverse:
+            x, g = jnp.flip(x, -1), jnp.flip(g, -1)
+        n = x.shape[-1]
+        _, w = scan(x, jnp.broadcast_to(jnp.eye(n), x.shape + (n,)))
+        back = jnp.einsum("...k,...kj->...j", g, w)
+        return jnp.moveaxis(jnp.flip(back, -1) if reverse else back, -1, axis)
+
+    return evaluate
 
 
 def _prod(node: Node, staged: Staged, rules) -> NodeRule:

@@ -13,7 +13,7 @@ import sympy as sp
 
 from ..checks._symbolic import _substitute, prove_equal
 from ._backward import bar, symbol
-from ._tables import Markdown
+from ._tables import Markdown, View, replace_name
 
 PROOF_SIZE = 3  # products are proven element by element with each size capped at this
 SIMPLIFY_OPS = 40  # closed forms longer than this are shown as composed, not simplified
@@ -75,40 +75,146 @@ def _without_kink_convention(expr):
 
 
 def array_closed_form(staged, rules, wrt) -> Markdown:
-    """The gradients in matrix notation, each defined from its users' gradients."""
-    out = sp.latex(symbol(staged.output))
+    """The gradients in matrix notation, each defined from its users' gradients.
+
+    In the user's terms: only what carries a differentiated input's gradient has a line (no
+    gradient for labels or data, none through stop_gradient); nodes the tables fold (reshapes,
+    broadcasts, type conversions, identities) are written into the lines of the values they
+    pass on; a gradient that is just its one user's gradient is written as that one."""
+    view = View(staged, wrt, rules)
+    live = _live(staged, rules, wrt)
+    out = view.latex[staged.output]
     branches: dict[str, list[str]] = {}
+    same: dict[str, str] = {}  # a node -> the gradient its own equals, written instead
     order = []
     for node in reversed(staged.nodes):
         rule = rules.get(node.name)
-        if rule is None:
+        if rule is None or node.name not in live or node.name in view.folded:
             continue
+        up = _bar_tex(node.name, view)
         for local in rule.locals:
-            branches.setdefault(local.input, []).append(_branch(node, rule, local, staged))
-            if local.input not in order:
-                order.append(local.input)
+            if local.input not in live:
+                continue
+            term, target = _branch(node, rule, local, staged, up, view), local.input
+            while target in view.folded:  # down through a reshape or broadcast to the user's value
+                term, target = _through(staged[target], term, staged), view.origin[target][0]
+            branches.setdefault(target, []).append(term)
+            if target not in order:
+                order.append(target)
     lines = [rf"\bar{{{out}}} &= 1"]
+    bars = {_bar_tex(n, view) for n in live}
+    for name in order:  # users come before the values they use: a chain resolves to its top
+        if _unnamed(name) and len(branches[name]) == 1 and branches[name][0] in bars:
+            same[name] = _renamed(branches[name][0], same, view)
     for name in order:
-        lhs = sp.latex(bar(name))
-        rhs = " + ".join(branches[name])
+        if name in same:
+            continue
+        rhs = _sum_of([_renamed(t, same, view) for t in branches[name]])
+        lhs = _bar_tex(name, view)
         lines.append(rf"{lhs} &= \boxed{{{rhs}}}" if name in wrt else rf"{lhs} &= {rhs}")
     text = "closed form (matrix notation, shown in the notebook) for: " + ", ".join(
         f"d{staged.output}/d{n}" for n in order if n in wrt)
     markdown = ("#### Closed form\n\nEach gradient $\\bar v = \\partial " + out + "/\\partial v$ "
                 "is the sum over $v$'s users of what each passes down: the chain rule written "
                 "out once per node, so that every input's gradient (boxed) reads off the ones "
-                "above it. $\\odot$ is the elementwise product.\n\n$$\\begin{aligned}"
-                + " \\\\\n".join(lines) + "\\end{aligned}$$")
+                "above it. $\\odot$ is the elementwise product, $\\mathbf{1}$ a vector of ones, "
+                "and $\\sum_{\\text{axis } k}$ sums along axis $k$ (counted from 0).\n\n"
+                "$$\\begin{aligned}" + " \\\\\n".join(lines) + "\\end{aligned}$$")
     return Markdown(markdown, text)
 
 
-def _branch(node, rule, local, staged) -> str:
-    up = sp.latex(bar(node.name))
+def _live(staged, rules, wrt) -> set[str]:
+    """The nodes whose gradient reaches a differentiated input: reached from the output through
+    local derivatives, and fed by a differentiated input through them."""
+    fed = set(wrt)
+    for node in staged.nodes:
+        rule = rules.get(node.name)
+        if rule is not None and any(local.input in fed for local in rule.locals):
+            fed.add(node.name)
+    reached = {staged.output}
+    for node in reversed(staged.nodes):
+        rule = rules.get(node.name)
+        if rule is not None and node.name in reached:
+            reached |= {local.input for local in rule.locals}
+    return fed & reached
+
+
+def _unnamed(name: str) -> bool:
+    """A name staging made up (v12): its gradient may be written as the one it equals; a name
+    the user gave (an input, h, logits) keeps its own line."""
+    return name[:1] == "v" and name[1:].isdigit()
+
+
+def _sum_of(terms: list[str]) -> str:
+    """Terms added up, a negative one written as subtracted (a - b, not a + -b)."""
+    out = terms[0]
+    for term in terms[1:]:
+        out += f" - {term[1:]}" if term.startswith("-") else f" + {term}"
+    return out
+
+
+def _bar_tex(name: str, view) -> str:
+    return rf"\bar{{{view.latex[name]}}}"
+
+
+def _renamed(term: str, same: dict, view) -> str:
+    """A term with every gradient that equals another written as that other."""
+    for name, other in same.items():
+        term = replace_name(term, _bar_tex(name, view), other)
+    return term
+
+
+def _through(folded, term: str, staged) -> str:
+    """What a folded node passes down to the value it reshapes: a broadcast sums its copies
+    back; a reshape, squeeze, expand_dims, conversion or identity passes the gradient on."""
+    axes = _broadcast_axes(folded, staged) if folded.op == "broadcast_in_dim" else []
+    return rf"{_sum_over(axes, len(folded.shape))} {_paren(term)}" if axes else term
+
+
+def _broadcast_axes(node, staged) -> list[int]:
+    """The axes a broadcast copies along: new axes and size-1 axes stretched (a new axis of
+    size 1 copies nothing)."""
+    ref = next(r for r in node.inputs if isinstance(r, str))
+    dims = tuple(node.eqn.params["broadcast_dimensions"])
+    before = staged[ref].shape
+    return sorted([k for k in range(len(node.shape)) if k not in dims and node.shape[k] != 1]
+                  + [d for d, size in zip(dims, before) if size == 1 and node.shape[d] != 1])
+
+
+def _stretched_axes(before, after) -> list[int]:
+    """The axes along which an operand of shape `before` is used at shape `after` (a scalar:
+    every axis; otherwise its size-1 axes)."""
+    if len(before) != len(after):
+        return list(range(len(after)))
+    return [k for k, (b, a) in enumerate(zip(before, after)) if b == 1 and a != 1]
+
+
+def _sum_over(axes, ndim: int) -> str:
+    if not axes or len(axes) == ndim:
+        return r"\textstyle\sum"
+    return rf"\textstyle\sum_{{\text{{axis {', '.join(map(str, axes))}}}}}"
+
+
+def _copied(up: str, axes, shape) -> str:
+    """A sum's gradient: the upstream gradient copied along the summed axes (written with a
+    vector of ones where the shapes allow it: ȳ 1ᵀ for a row sum, 1 ȳ for a column sum)."""
+    if not axes:
+        return up
+    if len(axes) == len(shape):
+        return rf"{up}\,\mathbf{{1}}"
+    if len(shape) == 2:
+        return rf"{up}\,\mathbf{{1}}^{{\mathsf{{T}}}}" if list(axes) == [1] else rf"\mathbf{{1}}\,{up}"
+    return rf"{up}\ \text{{copied along axis {', '.join(map(str, axes))}}}"
+
+
+def _branch(node, rule, local, staged, up, view) -> str:
+    """What `node` passes down to `local.input`, written with the upstream gradient `up`."""
+    own = sp.latex(bar(node.name))
     kind = node.rule.kind
     if kind == "dot":
-        return local.latex
+        return view.tex(local.latex.replace(own, up))
     if kind == "sum":
-        return rf"\operatorname{{broadcast}}({up})"
+        return _copied(up, tuple(node.eqn.params["axes"]), staged[local.input].shape)
     if kind == "max":
         return rf"{up}\,\mathbb{{1}}[\arg\max]"
     if kind == "copy":
@@ -116,9 +222,10 @@ def _branch(node, rule, local, staged) -> str:
         if prim == "transpose" and len(node.shape) == 2:
             return rf"{up}^{{\mathsf{{T}}}}"
         if prim == "broadcast_in_dim":
-            return rf"\textstyle\sum_{{\text{{copies}}}} {up}"
+            axes = _broadcast_axes(node, staged)
+            return rf"{_sum_over(axes, len(node.shape))} {_paren(up)}" if axes else up
         if prim in ("reshape", "squeeze", "expand_dims"):
-            return rf"\operatorname{{reshape}}({up})"
+            return up
         if prim == "transpose":  # a script inside \operatorname is not TeX: MathML converters refuse it
             return rf"\operatorname{{transpose}}^{{-1}}({up})"
         back = {"slice": "unslice", "rev": "rev",
@@ -132,13 +239,19 @@ def _branch(node, rule, local, staged) -> str:
         return (rf"\operatorname{{window\_sum\_back}}({up})" if how == "sum" else
                 rf"\operatorname{{to\_arg{how}}}({up})")
     if kind == "prod":
-        return rf"\operatorname{{broadcast}}({up}) \odot \prod_{{\text{{others}}}}"
+        return rf"{_copied(up, tuple(node.eqn.params['axes']), staged[local.input].shape)} \odot \prod_{{\text{{others}}}}"
     if kind == "conv":
-        return local.latex.split(",")[0]
-    product = up if local.expr == 1 else (
-        rf"{up} \cdot {_paren(local.latex)}" if node.shape == () else rf"{up} \odot {_paren(local.latex)}")
-    if staged[local.input].shape != node.shape:  # a scalar or a size-1 axis used on an array
-        return rf"\textstyle\sum {_paren(product)}"
+        return view.tex(local.latex.split(",")[0].replace(own, up))
+    slope = view.tex(local.latex)
+    if local.expr == 1:
+        product = up
+    elif local.expr == -1:
+        product = f"-{up}"
+    else:
+        product = rf"{up} \cdot {_paren(slope)}" if node.shape == () else rf"{up} \odot {_paren(slope)}"
+    axes = _stretched_axes(staged[local.input].shape, node.shape)
+    if axes:  # a scalar or a size-1 axis used on an array: summed over its uses
+        return rf"{_sum_over(axes, len(node.shape))} {_paren(product)}"
     return product
 
 
@@ -213,7 +326,8 @@ def _multiplied_out(expr):
 
 def _explicit(m):
     """A matrix symbol written out as a matrix of scalar symbols, one per entry."""
-    base = m.name.replace("\\bar{", "g").replace("}", "").replace("{", "").replace("_", "")
+    base = m.name.replace("\\mathrm", "").replace("\\text", "").replace("\\bar{", "g")
+    base = base.replace("}", "").replace("{", "").replace("_", "").replace("\\", "")
     return sp.Matrix(*m.shape, lambda i, j: sp.Symbol(f"{base}_{{{i + 1}{j + 1}}}", real=True))
 
 

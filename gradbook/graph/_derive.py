@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ from ._inputs import flatten_example, matches
 from ._loops import recurrence_table
 from ._magnitude import magnitudes
 from ._rounding import cleaned, largest
+from ._rules import TIES
 from ._stage import DeriveError, stage
 from ._source_names import name_from_source
 from ._tables import Markdown, Section, backward_table, forward_table, number
@@ -111,6 +113,7 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
     if loops is not None:
         show(loops)
     _check_nodes(claim, staged, grads, branches, sizes, theirs)
+    _check_ties(claim, staged, {k: r for k, r in rules.items() if k in grads}, values)
     if staged.scalar:
         closed = scalar_closed_form(staged, rules, wrt)
         for name in wrt:
@@ -201,6 +204,26 @@ def _check_nodes(claim, staged, grads, branches, sizes, theirs) -> None:
                                        f"backward pass at the worked example")])
 
 
+def _check_ties(claim, staged, rules, values) -> None:
+    """Each max-like node's tie convention, stated on the page and checked against JAX's
+    derivative of its operation at ties constructed for it (see _ties); `rules` holds the
+    nodes a gradient reaches (a max behind stop_gradient has no tie to check)."""
+    from ._ties import check_ties
+
+    def announce(nodes):
+        notes = dict.fromkeys(f"{n.name} ({n.op}): {rules[n.name].note}" if rules[n.name].note
+                              else f"{n.name} ({n.op})" for n in nodes)
+        text = ("At a tie (equal arguments of a maximum or minimum, a clamp at its bound, "
+                "repeated values in a running maximum or a pooling window) the derivative is a "
+                "convention. derive uses JAX's, and checks it against JAX's derivative of each "
+                "such node at ties constructed for it (random points never land on one); SymPy's "
+                "proofs hold away from ties, where every convention gives the same slope:\n\n"
+                + "\n".join(f"- {n}" for n in notes))
+        show(Markdown(text, text))
+
+    check_ties(claim, staged, rules, values, announce)
+
+
 def node_disagreement(staged, grads, branches, sizes, theirs) -> str | None:
     """The first node, from the output down, whose gradient differs from JAX's, said in words.
 
@@ -248,17 +271,47 @@ def _check_closed_form(claim, f, staged, rules, values, example, wrt, points, sa
     example = tuple(example.values())
     draw = sample or (lambda rng: tuple(_near(np.asarray(a), rng) for a in example))
     positions = tuple(staged.inputs.index(w) for w in wrt)
-    common = dict(wrt=positions, names=tuple(wrt), sample=draw, magnitude=magnitude)
-    if not _on_a_kink(rules, values):
-        check_gradient(claim, f, claimed, at=example, points=points, **common)
+    kink = _on_a_kink(rules, values)
+    wanted = max(points, 1) if kink else points
+    sampler = lambda: draw  # noqa: E731 (a fresh sampler for each check)
+    if staged.conds:  # only points taking the staged branches compute the same function
+        sampler, wanted = _same_branch_sampler(claim, staged, compute, draw, wanted)
+    common = dict(wrt=positions, names=tuple(wrt), magnitude=magnitude)
+    if not kink:
+        check_gradient(claim, f, claimed, at=example, points=wanted, sample=sampler(), **common)
         return
     # At a kink central differences average the two sides' slopes: there they cannot judge.
     show(Markdown("The worked example sits exactly on a kink, where a central difference "
                   "averages the slopes on either side; finite differences are checked at the "
                   "random points, JAX's autodiff at all of them.", "(on a kink: fd at random points)"))
     check_gradient(claim, f, claimed, at=example, points=0, fd=False,
-                   label="the worked example, on a kink", **common)
-    check_gradient(claim, f, claimed, at=None, points=max(points, 1), **common)
+                   label="the worked example, on a kink", sample=sampler(), **common)
+    if wanted:
+        check_gradient(claim, f, claimed, at=None, points=wanted, sample=sampler(), **common)
+
+
+def _same_branch_sampler(claim, staged, compute, draw, wanted, tries_per_point=20):
+    """Random points at which every cond takes the worked example's branch, drawn up front
+    (seeded by the claim): a draw taking another branch is skipped, and the page says how many
+    were, and how many points remain when too few are found. Returns a maker of samplers that
+    hand those points out in order, and their number."""
+    rng = np.random.default_rng(zlib.crc32(f"{claim}: branches".encode()))
+    kept, skipped, tries = [], 0, max(tries_per_point * wanted, tries_per_point)
+    while len(kept) < wanted and skipped < tries:
+        point = tuple(draw(rng))
+        if staged.same_branches(compute(dict(zip(staged.inputs, point)))[0]):
+            kept.append(point)
+        else:
+            skipped += 1
+    conds = "; ".join(f"the cond at {line or '?'} takes branch {k} of {n}" for _, k, n, line in staged.conds)
+    text = (f"At the worked example {conds}, and which branch depends on the inputs: only the "
+            "branch taken is staged, so a point where another is taken computes another function "
+            f"and is not compared. {skipped} random draw(s) took another branch and were skipped; "
+            f"the random points below are {len(kept)} that take the same branch(es)"
+            + (f", fewer than the {wanted} wanted (no more found in {skipped + len(kept)} draws)"
+               if len(kept) < wanted else "") + ".")
+    show(Markdown(text, text))
+    return (lambda: (lambda rng, points=iter(kept): next(points))), len(kept)
 
 
 def _near(a, rng):
@@ -272,24 +325,23 @@ def _near(a, rng):
 
 
 def _on_a_kink(rules, values) -> bool:
-    """Whether some node's input sits where its slope jumps (ReLU at 0, a tie of max, |0|)."""
+    """Whether some node's input sits where its slope jumps (ReLU at 0, a tie of max, |0|, a
+    tie in a maximum or in a max/min window)."""
+    from ._ties import on_a_kink
+
     for rule in rules.values():
-        for local in rule.locals:
-            if not isinstance(local.expr, sp.Basic) or isinstance(local.expr, sp.MatrixExpr):
-                continue
-            kinks = [e.args[0] for e in local.expr.atoms(sp.Heaviside, sp.sign)]
-            kinks += [c.lhs - c.rhs for p in local.expr.atoms(sp.Piecewise) for _, c in p.args
-                      if isinstance(c, sp.core.relational.Relational)]
-            for u in kinks:
-                names = sorted(u.free_symbols, key=lambda s: s.name)
-                at = [np.asarray(values[s.name], dtype=np.float64) for s in names]
-                if np.any(np.asarray(sp.lambdify(names, u, "numpy")(*at)) == 0):
-                    return True
-        if rule.node.rule.kind == "max":
-            x = np.asarray(values[rule.node.inputs[0]])
-            axes = tuple(rule.node.eqn.params["axes"])
+        if any(on_a_kink(local.expr, values) for local in rule.locals):
+            return True
+        node = rule.node
+        if node.rule.kind == "max":
+            x = np.asarray(values[node.inputs[0]])
+            axes = tuple(node.eqn.params["axes"])
             if np.any((x == np.max(x, axis=axes, keepdims=True)).sum(axis=axes) > 1):
                 return True
+        if node.rule.kind == "window" and node.op in TIES and isinstance(node.inputs[0], str):
+            x = np.asarray(values[node.inputs[0]])
+            if x.size != np.unique(x).size:
+                return True  # repeated values: maybe tied in a window (a cautious guess)
     return False
 
 

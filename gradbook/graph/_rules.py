@@ -7,7 +7,7 @@ Four kinds of node:
 - dot: a vector or matrix product; its gradients come from SymPy's matrix calculus on
   tr(Ḡᵀ·A·B), which gives ∂/∂A = Ḡ·Bᵀ and ∂/∂B = Aᵀ·Ḡ.
 - sum, max (and min), prod: reductions; each summed element has derivative 1, the maximal
-  one 1 (ties share it equally, JAX's convention), a product's factor the product of the others.
+  one 1 (at a tie, JAX's convention: see TIES), a product's factor the product of the others.
 - copy: an index map, where every output element is one input element or a constant:
   broadcast, reshape, transpose, slice, concatenate, stack, pad, rev, dynamic_slice,
   dynamic_update_slice, gather, scatter. The map is found by applying the operation to the
@@ -73,9 +73,41 @@ STRUCTURAL = {"dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max",
 # cond's branch taken (a while loop is refused: JAX cannot check it in reverse mode).
 STAGED = {"iota", "convert_element_type", "custom_jvp_call", "custom_vjp_call", "scan", "cond"}
 SUPPORTED = set(SCALAR) | {"select_n"} | set(STRUCTURAL) | STAGED
-# Functions whose own derivative rule sets the slope at a kink differently from SymPy's
-# Heaviside(0) = 1/2: jax.nn.relu has slope 0 at 0 (notebook 06 states this convention).
-KINK_AT_ZERO = {"relu": 0}
+# The slope at a tie of a max-like operation, as JAX's own derivative rule sets it; derive
+# checks each against jax.grad at ties it constructs (see _ties). Elementwise ones give
+# Heaviside's value at 0 in the node's SymPy slope: max(a, b) at a = b gives each side 1/2
+# (SymPy's own value), lax.clamp at either bound 0 to all three operands, jax.nn.relu 0 at 0
+# (notebook 06 states it), abs 1 at 0 (its slope sign(u) computed as 2·Heaviside(u) - 1).
+# Reductions: "share" (tied elements share the slope equally), "first" (the first tied
+# element of a window takes it), "pairwise" (cummax, cummin: the product of the slopes of the
+# pairwise maxima of JAX's parallel prefix scan, each 1/2 at a tie).
+TIES = {"max": sp.S.Half, "min": sp.S.Half, "clamp": 0, "relu": 0, "abs": 1,
+        "reduce_max": "share", "reduce_min": "share",
+        "reduce_window_max": "first", "reduce_window_min": "first",
+        "cummax": "pairwise", "cummin": "pairwise"}
+# Kept a node of its own, not folded into a jitted helper's formula: clamp's slope at its
+# bounds (0) is not the 1/2 SymPy's Heaviside gives the helper's other maxima and minima.
+# (abs inside a helper keeps SymPy's sign(0) = 0; the tie check compares the helper with JAX.)
+OWN_NODE = {"clamp"}
+TIE_WORDS = {
+    "share": "tied elements share the slope equally",
+    "first": "the first of tied elements in a window takes the slope",
+    "pairwise": "JAX differentiates it as a parallel prefix scan of pairwise maxima (minima), "
+                "each splitting its slope 1/2 : 1/2 at a tie, so tied elements get 1/2, 1/4, ...",
+}
+
+
+def tie_words(name: str) -> str:
+    """The tie convention of an operation, in words, for the page."""
+    tie = TIES[name]
+    if tie in TIE_WORDS:
+        return f"at a tie of {name}, {TIE_WORDS[tie]} (JAX's convention)"
+    if name in ("max", "min"):
+        return f"at a tie of {name} each side gets slope {tie} (JAX's convention)"
+    where = {"clamp": "at either bound, for all three operands",
+             "relu": "at 0, the convention notebook 06 states",
+             "abs": "at 0 (not sign(0) = 0)"}.get(name, "at its kink")
+    return f"{name} has slope {tie} {where} (its own derivative rule in JAX)"
 
 
 @dataclass(frozen=True)
@@ -84,7 +116,7 @@ class Rule:
 
     kind: str
     template: object = None  # for elementwise: function(list of SymPy args) -> expression
-    kink: object = None      # Heaviside's value at 0 for this node's kinks (None: SymPy's 1/2)
+    kink: object = None      # Heaviside's value at 0 for this node's kinks (TIES; None: SymPy's 1/2)
 
 
 def rule_for(eqn) -> Rule | None:
@@ -93,13 +125,14 @@ def rule_for(eqn) -> Rule | None:
     if prim in STRUCTURAL:
         return Rule(STRUCTURAL[prim])
     if prim in SCALAR or prim == "select_n":
-        return Rule("elementwise", lambda args, eqn=eqn: scalar_formula(eqn, args))
+        return Rule("elementwise", lambda args, eqn=eqn: scalar_formula(eqn, args),
+                    kink=TIES.get(prim))
     inner = eqn.params.get("call_jaxpr") or eqn.params.get("jaxpr") or eqn.params.get("fun_jaxpr")
     if inner is None or not _scalar_only(closed_jaxpr(inner).jaxpr):
         return None
     inner = closed_jaxpr(inner)
     return Rule("elementwise", lambda args, inner=inner: compose(inner, args),
-                kink=KINK_AT_ZERO.get(function_name(eqn)))
+                kink=TIES.get(function_name(eqn)))
 
 
 def closed_jaxpr(inner):
@@ -158,6 +191,8 @@ def _scalar_only(jaxpr) -> bool:
     """Whether every operation inside is elementwise (so the call is one formula)."""
     for eqn in jaxpr.eqns:
         prim = eqn.primitive.name
+        if prim in OWN_NODE:
+            return False
         if prim in SCALAR or prim in ("select_n", "convert_element_type", "copy", "copy_p", "name"):
             continue
         if prim in ("broadcast_in_dim", "reshape", "squeeze", "expand_dims") and all(

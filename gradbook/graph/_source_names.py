@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import linecache
 from functools import lru_cache
+from pathlib import Path
 
 
 def name_from_source(staged, keep=()) -> dict[str, str]:
@@ -46,14 +47,21 @@ def _generated(name: str, keep, output: str) -> bool:
     return (name not in set(keep) | {output} and name[:1] in "vc" and name[1:].isdigit())
 
 
+_OWN = str(Path(__file__).resolve().parent)  # derive's own code: never the user's line
+
+
 def _frame(eqn):
-    """The user's frame (file_name, start_line) that made `eqn`, or None."""
+    """The user's frame (file_name, start_line) that made `eqn`, or None (also when the frame
+    is derive's own code, which stages a loop's slicing and stacking itself)."""
     try:
         from jax._src import source_info_util
 
-        return source_info_util.user_frame(eqn.source_info.traceback)
+        frame = source_info_util.user_frame(eqn.source_info.traceback)
     except Exception:  # noqa: BLE001 - no source information: no name
         return None
+    if frame is None or str(Path(frame.file_name).resolve().parent) == _OWN:
+        return None
+    return frame
 
 
 def _statement(eqn):
@@ -94,10 +102,29 @@ def _assignments(file_name: str) -> tuple:
     return tuple(found)
 
 
-def source_line(node) -> str:
-    """The line of the user's code that made a node ('' when unknown)."""
+def source_files(staged) -> dict[str, str]:
+    """The user's files the nodes were made in, by their base name (see source_line)."""
+    files = {}
+    for n in staged.nodes:
+        frame = _frame(n.eqn) if n.eqn is not None else None
+        if frame is not None:
+            files.setdefault(frame.file_name.rsplit("/", 1)[-1], frame.file_name)
+    return files
+
+
+def source_line(node, files=None) -> str:
+    """The line of the user's code that made a node ('' when unknown).
+
+    An operation inside a jitted library function (jax.nn.log_softmax) has no frame of its
+    own; staging records the user's line that called it (node.line, "file.py:12"), which is
+    read from the file of that name among `files` (source_files)."""
     frame = _frame(node.eqn) if getattr(node, "eqn", None) is not None else None
-    return linecache.getline(frame.file_name, frame.start_line).strip() if frame else ""
+    if frame is not None:
+        return linecache.getline(frame.file_name, frame.start_line).strip()
+    file, _, line = (getattr(node, "line", "") or "").rpartition(":")
+    if file in (files or {}) and line.isdigit():
+        return linecache.getline(files[file], int(line)).strip()
+    return ""
 
 
 def name_graph_from_source(traced, jaxpr) -> None:

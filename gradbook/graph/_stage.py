@@ -67,6 +67,15 @@ class Staged:
     nodes: list[Node]
     inputs: list[str]
     output: str
+    # each cond whose branch depends on the inputs: (its index node, the branch the worked
+    # example takes, how many branches, its line); a point taking another branch is another function
+    conds: list = field(default_factory=list)
+
+    def same_branches(self, values: dict) -> bool:
+        """Whether every cond takes, at the point whose node values are `values`, the branch
+        the worked example takes (the only one staged)."""
+        return all(int(np.clip(np.asarray(values[node.name]), 0, n - 1)) == k
+                   for node, k, n, _ in self.conds)
 
     def __getitem__(self, name: str) -> Node:
         return self.by_name[name]
@@ -113,7 +122,7 @@ def stage(f, at: dict, *, names: dict | None = None, output: str = "f",
                               f"(nodes: {', '.join(n.name for n in stager.nodes)})")
         stager.rename(old, new)
     stager.rename(stager.resolve(out), output)
-    return Staged(stager.nodes, params, output)
+    return Staged(stager.nodes, params, output, stager.conds)
 
 
 class _Stager:
@@ -123,6 +132,7 @@ class _Stager:
         self.renamed: dict[str, str] = {}
         self.steps: list = []   # the loops being unrolled, and their step numbers
         self.branch = ""        # the cond being inlined, and the branch taken
+        self.conds: list = []   # conds whose branch depends on the inputs (see Staged.conds)
         self.loops = 0
 
     def add(self, node: Node) -> str:
@@ -144,13 +154,18 @@ class _Stager:
         env.update(zip(closed.jaxpr.invars, refs))
         return self.run(closed.jaxpr, env, line)
 
-    def glue(self, f, refs, line: str) -> list:
-        """Stage a small jnp function on `refs` (a loop's slicing and stacking) as user code."""
+    def glue(self, f, refs, line: str, made_by=None) -> list:
+        """Stage a small jnp function on `refs` (a loop's slicing and stacking) as user code:
+        its equations carry the source of `made_by` (the loop's equation), not gradbook's."""
         avals = [jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype) if x is not None else a
                  for x, a in ((r.value, None) if isinstance(r, Constant) else
                               (self.by(r).value if self.by(r).aval is None else None, self.by(r).aval)
                               for r in refs)]
-        return self.inline(jax.make_jaxpr(f)(*avals), refs, line)
+        closed = jax.make_jaxpr(f)(*avals)
+        if made_by is not None:
+            closed = closed.replace(jaxpr=closed.jaxpr.replace(eqns=[
+                e.replace(source_info=made_by.source_info) for e in closed.jaxpr.eqns]))
+        return self.inline(closed, refs, line)
 
     def scan(self, eqn, refs, line: str) -> list:
         """lax.scan (and fori_loop with bounds known when traced), unrolled step by step."""
@@ -164,14 +179,14 @@ class _Stager:
         ys = [[None] * n for _ in range(len(p["jaxpr"].jaxpr.outvars) - ncarry)]
         for t in (range(n - 1, -1, -1) if p["reverse"] else range(n)):
             self.steps.append((f"scan{self.loops}", t))
-            x_t = [self.glue(lambda a, t=t: jax.lax.index_in_dim(a, t, 0, keepdims=False), [x], line)[0]
+            x_t = [self.glue(lambda a, t=t: jax.lax.index_in_dim(a, t, 0, keepdims=False), [x], line, eqn)[0]
                    for x in xs]
             outs = self.inline(p["jaxpr"], consts + carry + x_t, line)
             self.steps.pop()
             carry = outs[:ncarry]
             for k, y in enumerate(outs[ncarry:]):
                 ys[k][t] = y
-        return carry + [self.glue(lambda *a: jnp.stack(a), y, line)[0] for y in ys]
+        return carry + [self.glue(lambda *a: jnp.stack(a), y, line, eqn)[0] for y in ys]
 
     def while_loop(self, eqn, refs, line: str) -> list:
         """lax.while_loop: refused in one line, saying whether its number of steps depends on the
@@ -203,6 +218,8 @@ class _Stager:
         index, *operands = refs
         branches = eqn.params["branches"]
         k = int(np.clip(np.asarray(self.concrete(index)), 0, len(branches) - 1))
+        if not isinstance(index, Constant):  # the node objects: renamed later, still the same
+            self.conds.append((self.by(index), k, len(branches), line))
         outer, self.branch = self.branch, (f"branch {k} of the cond at {line or '?'}, the one "
                                            "the worked example takes")
         outs = self.inline(branches[k], operands, line)

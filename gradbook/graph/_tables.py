@@ -1,12 +1,14 @@
 """The forward and backward tables of a derived workbook, as Markdown with LaTeX (and text)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import sympy as sp
 
 from .._notation import tidy_markdown
 from ._backward import symbol
-from ._source_names import source_line
+from ._source_names import source_files, source_line
 
 
 class Markdown:
@@ -68,9 +70,13 @@ OPERATIONS = {"dot_general": "matrix product", "integer_pow": "power", "reduce_s
 
 class View:
     """What the tables show of a staged function: which nodes are folded into their users,
-    each node's LaTeX name, and which nodes a differentiated input feeds."""
+    each node's LaTeX name, and which nodes a differentiated input feeds.
 
-    def __init__(self, staged, wrt=None):
+    Folded: shape-only operations, and operations whose formula is one of their inputs (the
+    max with -inf that jnp.max(..., initial=-inf) adds): each is written as the value it
+    passes on."""
+
+    def __init__(self, staged, wrt=None, rules=None):
         users = {}
         for n in staged.nodes:
             for ref in n.inputs:
@@ -79,9 +85,8 @@ class View:
         self.folded, self.origin, self.latex, self.broadcast = set(), {}, {}, set()
         for n in staged.nodes:
             self.latex[n.name] = sp.latex(symbol(n.name))
-            if (n.op in SHAPE_ONLY and len(n.inputs) == 1 and isinstance(n.inputs[0], str)
-                    and len(users.get(n.name, [])) == 1 and n.name != staged.output):
-                source = n.inputs[0]
+            source = _passed_on(n, rules)
+            if source is not None and len(users.get(n.name, [])) == 1 and n.name != staged.output:
                 self.folded.add(n.name)
                 self.origin[n.name] = self.origin.get(source, (source, n.name))
                 if n.op == "broadcast_in_dim" or source in self.broadcast:
@@ -98,15 +103,38 @@ class View:
     def tex(self, latex: str) -> str:
         """A formula with every folded node written as the value it reshapes."""
         for name in self.folded:
-            original = sp.latex(symbol(name))
-            latex = latex.replace(original, self.latex[name])
+            latex = replace_name(latex, sp.latex(symbol(name)), self.latex[name])
         return latex
+
+
+def _passed_on(node, rules) -> str | None:
+    """The input a node only passes on (reshaped, retyped, or unchanged), or None."""
+    refs = [r for r in node.inputs if isinstance(r, str)]
+    if node.op in SHAPE_ONLY and len(node.inputs) == 1 and refs:
+        return refs[0]
+    rule = (rules or {}).get(node.name)
+    formula = getattr(rule, "formula", None)
+    if node.op not in ("input", "const") and isinstance(formula, sp.Symbol):
+        return next((r for r in refs if formula == symbol(r)), None)
+    return None
+
+
+_WORDS = re.compile(r"(\\(?:text|operatorname)\{[^{}]*\})")
+
+
+def replace_name(latex: str, old: str, new: str) -> str:
+    """`old` (a name's LaTeX) replaced by `new` where it stands as a whole name: not inside a
+    longer name (v_{1} in v_{12}, h in \\tanh) nor in the words of \\text{...}."""
+    pattern = re.compile(r"(?<![A-Za-z\\.])" + re.escape(old) + r"(?![A-Za-z0-9])")
+    parts = _WORDS.split(latex)
+    return "".join(part if k % 2 else pattern.sub(lambda m: new, part)
+                   for k, part in enumerate(parts))
 
 
 def forward_table(staged, rules, values, wrt=None) -> Markdown:
     """One row per node the user wrote, in evaluation order and grouped by their source line:
     name, operation, formula, shape, value (reshapes and broadcasts folded into formulas)."""
-    view = View(staged, wrt)
+    view = View(staged, wrt, rules)
     rows = ["#### Forward pass", "",
             "Grouped by the line of the function that computes them; broadcasts, reshapes and "
             "type conversions are folded into the formulas that use them.", "",
@@ -114,6 +142,7 @@ def forward_table(staged, rules, values, wrt=None) -> Markdown:
     text = ["forward pass:"]
     line = None
     hidden = _later_steps(staged)
+    files = source_files(staged)
     for node in staged.nodes:
         if node.name in view.folded or node.name in hidden:
             continue
@@ -122,7 +151,7 @@ def forward_table(staged, rules, values, wrt=None) -> Markdown:
             formula = r"\text{given}" if node.op == "input" else r"\text{a constant}"
         else:
             formula = view.tex(rules[node.name].latex)
-            here = source_line(node)
+            here = source_line(node, files)
             if here and here != line:
                 rows.append(f"| | | `{_cell(here)}` | | |")
             line = here or line
@@ -138,7 +167,7 @@ def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown
 
     Only what a differentiated input feeds has rows; a reshape or broadcast has none of its own:
     its row goes straight to the value it reshapes, with that value's gradient."""
-    view = View(staged, wrt)
+    view = View(staged, wrt, rules)
     out = view.latex[staged.output]
     rows = ["#### Backward pass", "",
             rf"Each row multiplies a node's upstream gradient $\bar v = \partial {out}/\partial v$ "

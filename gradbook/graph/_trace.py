@@ -21,7 +21,8 @@ from jax.extend.core import Literal
 SYMBOLS = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "neg", "max": "max",
            "min": "min", "exp": "exp", "log": "log", "tanh": "tanh", "logistic": "σ",
            "dot_general": "dot", "reduce_sum": "Σ", "transpose": "ᵀ", "integer_pow": "pow",
-           "pow": "pow", "sqrt": "√", "log1p": "log1p", "abs": "abs"}
+           "pow": "pow", "sqrt": "√", "log1p": "log1p", "abs": "abs", "reduce_max": "max",
+           "reduce_min": "min", "reduce_prod": "∏", "argmax": "argmax", "argmin": "argmin"}
 # Operations that only move or retype numbers: drawn through, not as nodes.
 PASS_THROUGH = {"convert_element_type", "copy", "copy_p"}
 
