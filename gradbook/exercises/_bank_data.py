@@ -764,6 +764,65 @@ BANK = [{'id': 'kang.2.result',
   'mistakes': {'(sum(g*xhat), sum(g))': 'Summed over the features, as batch normalization sums '
                                         'over the samples: each feature has a gain of its own, and '
                                         'for one sample nothing is summed.'}},
+ {'id': 'conv.input.x',
+  'claim': 'conv.input',
+  'notebook': '14_convolution',
+  'cite': '“A guide to convolution arithmetic for deep learning” (dumoulin2016), §4.1–4.4 (the '
+          'backward pass of a convolution is its transposed convolution; for unit strides, a '
+          'direct convolution of the zero-padded input with the kernel, padding k − 1 − p); '
+          'written here as a correlation with the flipped kernel (derived here)',
+  'task': 'A layer correlates its input $x$ ($n$ entries) with a kernel $w$ of $k$ taps, $y_i = '
+          '\\sum_m w_m\\,x_{i+m}$ for the $n - k + 1$ positions at which the kernel fits, and the '
+          'layer above hands back $g = \\partial L/\\partial y$ ($m = n - k + 1$ entries). Find '
+          "$\\partial L/\\partial x$, one entry per input. Besides NumPy's operations an answer "
+          'may use `corr(a, b)`, the correlation of the layer ($\\sum_m b_m a_{i+m}$ wherever $b$ '
+          'fits inside $a$, like `np.correlate`), `conv(a, b)`, the full convolution ($\\sum_m b_m '
+          'a_{j-m}$ for every $j$, like `np.convolve`), `pad(a, p)`, which adds $p$ zeros at each '
+          'end, and `flip(a)`, which reverses it.',
+  'of': 'sum(g * corr(x, w))',
+  'wrt': 'x',
+  'answer': 'corr(pad(g, k - 1), flip(w))',
+  'inputs': {'x': 'n', 'w': 'k', 'g': 'm'},
+  'where': {},
+  'sizes': {'n': 6, 'k': 3, 'm': 4},
+  'example': {'x': [1.0, 2.0, -1.0, 0.5, 3.0], 'w': [0.5, -1.0, 2.0], 'g': [1.0, 2.0, -1.0]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'corr(pad(g, k - 1), w)': 'The unflipped kernel: the forward pass correlates with '
+                                         'w, but input x_j meets tap w_(j-i) in output i, so read '
+                                         'along the outputs the kernel runs backwards. Correlate '
+                                         'the padded gradient with the flipped kernel.'}},
+ {'id': 'conv.kernel.w',
+  'claim': 'conv.kernel',
+  'notebook': '14_convolution',
+  'cite': '“Backpropagation Applied to Handwritten Zip Code Recognition” (lecun1989), §3 (feature '
+          'maps and weight sharing: one kernel used at every position); the correlation form '
+          'derived here',
+  'task': 'For the same layer, $y_i = \\sum_m w_m\\,x_{i+m}$ with the upstream gradient $g = '
+          '\\partial L/\\partial y$, find $\\partial L/\\partial w$, one entry per tap (`corr`, '
+          '`conv`, `pad` and `flip` as in the exercise before).',
+  'of': 'sum(g * corr(x, w))',
+  'wrt': 'w',
+  'answer': 'corr(x, g)',
+  'inputs': {'x': 'n', 'w': 'k', 'g': 'm'},
+  'where': {},
+  'sizes': {'n': 6, 'k': 3, 'm': 4},
+  'example': {'x': [1.0, 2.0, -1.0, 0.5, 3.0], 'w': [0.5, -1.0, 2.0], 'g': [1.0, 2.0, -1.0]},
+  'ties': [],
+  'kind': 'grad',
+  'symbolic_sizes': False,
+  'batch': None,
+  'mask': None,
+  'mistakes': {'corr(x, flip(g))': 'The flip belongs to the input gradient only: in output i the '
+                                   'tap w_m multiplies x_(i+m), the two indices run together, so '
+                                   'the kernel gradient is the plain correlation of the input with '
+                                   'g, nothing reversed.',
+               'corr(g, x)': 'The arguments are swapped: it is g that slides along the input, so '
+                             'the input comes first; correlating g with x gives the kernel '
+                             'gradient reversed.'}},
  {'id': 'attn.value_grads.V',
   'claim': 'attn.value_grads',
   'notebook': '15_attention',
