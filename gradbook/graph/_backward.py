@@ -257,8 +257,8 @@ def _batched_dot(node: Node, staged: Staged) -> NodeRule:
     product = a * b
     per = rf"\ \text{{for each of the {nb} batch elements}}" if nb > 1 else ""
     rule = NodeRule(node, product, _latex(product) + per,
-                    note=f"operands arranged as matrices: {names[0]} as rows × contracted "
-                         f"({m}×{k}), {names[1]} as contracted × columns ({k}×{n})"
+                    note=f"operands arranged as matrices: ${names[0]}$ as rows × contracted "
+                         f"({m}×{k}), ${names[1]}$ as contracted × columns ({k}×{n})"
                          + (f", once per batch element ({nb})" if nb > 1 else ""))
     objective = sp.Trace(g.T * product)
     parts = []
@@ -652,9 +652,9 @@ def _conv(node: Node, staged: Staged, rules) -> NodeRule:
     product = a * b
     groups = f", once per feature group ({G})" if G > 1 else ""
     rule = NodeRule(node, product, rf"P({names[0]})\,{names[1]}",
-                    note=f"a convolution is a matrix product: P({names[0]}) holds the input's "
+                    note=f"a convolution is a matrix product: $P({names[0]})$ holds the input's "
                          f"patches ({N * L}×{I * KK}: one row per output position, one column per "
-                         f"kernel element), {names[1]} the kernel ({I * KK}×{O // G}){groups}")
+                         f"kernel element), ${names[1]}$ the kernel ({I * KK}×{O // G}){groups}")
     objective = sp.Trace(g.T * product)
 
     def arrange(values, upstream):
