@@ -1,4 +1,5 @@
-"""Notebooks 11–18 opened untrusted in JupyterLab: every graph shown, no red math, nothing too wide.
+"""Notebooks 11–18 and every exercise notebook opened untrusted in JupyterLab: every graph shown,
+no red math, nothing too wide.
 
 A fresh clone's notebooks are untrusted, so JupyterLab shows no SVG; every graph must show its PNG.
 Skipped where JupyterLab (`make lab` adds it to .venv) or Chromium is missing. GRADBOOK_JUPYTER_LAB
@@ -158,7 +159,8 @@ def test_the_check_sees_red_math_an_svg_only_graph_and_a_wide_formula(tmp_path):
     assert seen["imgs"] == [] and seen["svgs"] == 0  # untrusted: the SVG-only graph shows as text
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("1[1-8]_*.ipynb")))
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("1[1-8]_*.ipynb")) +
+                         sorted(f"exercises/{p.name}" for p in NOTEBOOKS.glob("exercises/*.ipynb")))
 def test_untrusted_notebook_shows_every_graph_no_red_math_and_nothing_too_wide(lab, name):
     seen = view(*lab, name)
     assert seen["svgs"] == 0, "an SVG was rendered: the notebook is trusted, so this test shows nothing"
