@@ -7,8 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from gradbook import derive, jax, jnp
+from gradbook import jax, jnp
 from gradbook._mathcheck import formulas, latex_problems
+
+from _derive_pages import derive_markdown
 
 
 def mlp_on_labels(params, x, y):
@@ -28,19 +30,8 @@ def rnn_loss(Wz, h0, xs, target):
 
 
 def _shown(f, **kw):
-    """The Markdown derive shows for `f`, as a notebook gets it."""
-    import IPython.display
-
-    from gradbook import Ledger, _display, use_ledger
-
-    out = []
-    with pytest.MonkeyPatch.context() as mp, use_ledger(Ledger()):
-        mp.setattr(_display, "in_notebook", lambda: True)
-        mp.setattr(IPython.display, "display",
-                   lambda obj, raw=False: out.append(obj["text/markdown"] if raw else
-                                                     getattr(obj, "_repr_markdown_", str)()))
-        derive(f, graph=False, points=1, **kw)
-    return [md for md in out if isinstance(md, str)]
+    """The Markdown derive shows for `f`, as a notebook gets it (one random point: enough here)."""
+    return derive_markdown(f, points=1, **kw)
 
 
 @pytest.fixture(scope="module")

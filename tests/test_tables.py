@@ -3,8 +3,10 @@ no gradient for what is not differentiated, and formulas MathJax renders."""
 import numpy as np
 import pytest
 
-from gradbook import derive, jax, jnp
+from gradbook import jax, jnp
 from gradbook._mathcheck import formulas, latex_problems
+
+from _derive_pages import derive_markdown
 
 
 def two_layer_mlp(W1, b1, W2, b2, X, Y):
@@ -16,21 +18,10 @@ def two_layer_mlp(W1, b1, W2, b2, X, Y):
 @pytest.fixture(scope="module")
 def shown():
     """The Markdown derive shows for the MLP (as a notebook would get it), forward table first."""
-    import IPython.display
-
-    from gradbook import Ledger, _display, use_ledger
-
     rng = np.random.default_rng(1)
     at = dict(W1=rng.normal(size=(3, 2)), b1=rng.normal(size=3), W2=rng.normal(size=(2, 3)),
               b2=rng.normal(size=2), X=rng.normal(size=(2, 4)), Y=rng.normal(size=(2, 4)))
-    out = []
-    with pytest.MonkeyPatch.context() as mp, use_ledger(Ledger()):
-        mp.setattr(_display, "in_notebook", lambda: True)
-        mp.setattr(IPython.display, "display",
-                   lambda obj, raw=False: out.append(obj["text/markdown"] if raw else
-                                                     getattr(obj, "_repr_markdown_", str)()))
-        derive(two_layer_mlp, at=at, wrt=["W1", "b1", "W2", "b2"], graph=False)
-    return [md for md in out if isinstance(md, str)]
+    return derive_markdown(two_layer_mlp, at=at, wrt=["W1", "b1", "W2", "b2"])
 
 
 def table(shown, title):
