@@ -198,10 +198,7 @@ def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[s
     subscripts = {id(n.args[0]) for n in ast.walk(tree) if isinstance(n, ast.Call) and n.args
                   and function_name(n.func) == "einsum"} | _modes(tree)
 
-    def fail(node, problem, hint=""):
-        column = getattr(node, "col_offset", None)
-        raise ParseError(text, None if column is None else _at(origin, column + shift), problem, hint)
-
+    fail = _failer(text, origin, shift)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in AUTODIFF or \
                 isinstance(node, ast.Attribute) and node.attr in AUTODIFF:
@@ -236,16 +233,23 @@ def _check(text: str, tree: ast.AST, origin: list[int], shift: int, known: set[s
             fail(node, f"{node.id!r} is a module, not a value")
 
 
+def _failer(text: str, origin: list[int], shift: int):
+    """fail(node, problem, hint=""): a ParseError pointing at the node's place in the answer."""
+
+    def fail(node, problem, hint=""):
+        column = getattr(node, "col_offset", None)
+        raise ParseError(text, None if column is None else _at(origin, column + shift), problem, hint)
+
+    return fail
+
+
 def _check_numbers(text: str, tree: ast.AST, origin: list[int], shift: int) -> None:
     """Refuse a power above MAX_EXPONENT and a number beyond float64's range, where a part of
     the formula made of numbers alone says so (`9**99999999`, `10**10**10`, `1e999`): no
     backend could compute it quickly, and SymPy would try, exactly. Nothing is computed here
     beyond floats."""
 
-    def fail(node, problem, hint):
-        column = getattr(node, "col_offset", None)
-        raise ParseError(text, None if column is None else _at(origin, column + shift), problem,
-                         hint)
+    fail = _failer(text, origin, shift)
 
     def number(node):
         """The node's value when it is made of numbers alone (a float), else None."""
@@ -273,8 +277,7 @@ def _check_numbers(text: str, tree: ast.AST, origin: list[int], shift: int) -> N
             try:
                 return _GROWING[function_name(node.func)](value)
             except OverflowError:
-                fail(node, "this part makes a number beyond float64's range (about 1.8e308)",
-                     "the numbers of a gradient are small; write the formula itself")
+                fail(node, *_TOO_BIG)
         if isinstance(node, ast.BinOp):
             left, right = number(node.left), number(node.right)
             if isinstance(node.op, ast.Pow) and right is not None:
@@ -294,6 +297,8 @@ def _check_numbers(text: str, tree: ast.AST, origin: list[int], shift: int) -> N
 
 
 _GROWING = {"exp": math.exp, "expm1": math.expm1, "sinh": math.sinh, "cosh": math.cosh}
+_TOO_BIG = ("this part makes a number beyond float64's range (about 1.8e308)",
+            "the numbers of a gradient are small; write the formula itself")
 
 
 def _folded(node: ast.BinOp, left: float, right: float, fail) -> float | None:
@@ -317,8 +322,7 @@ def _folded(node: ast.BinOp, left: float, right: float, fail) -> float | None:
     except (ZeroDivisionError, ValueError):  # 1/0, (-8)**(1/3): the evaluation says what
         return None
     if not math.isfinite(value):
-        fail(node, "this part makes a number beyond float64's range (about 1.8e308)",
-             "the numbers of a gradient are small; write the formula itself")
+        fail(node, *_TOO_BIG)
     return value
 
 
@@ -352,7 +356,7 @@ def _check_call(node: ast.Call, fail, known: set[str]) -> None:
                  "only " + ", ".join(f"{k}=" for k in KEYWORDS))
     name = function_name(func)
     modes = [kw.value for kw in node.keywords if kw.arg == "mode"] + \
-        (node.args[2:3] if name in ("corr", "correlate", "conv", "convolve", "pad") else [])
+        (node.args[2:3] if name in MODES else [])
     for mode in modes:
         allowed = MODES.get(name)
         if allowed is None:
