@@ -5,6 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 BUILD_FLAGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: notebooks exercises test check lab bench lock clean book
 
@@ -14,8 +15,10 @@ notebooks: $(STAMP)
 exercises: $(STAMP)
 	$(PY) -m gradbook exercises
 
+# The tests run in TEST_WORKERS processes (pytest-xdist); those sharing a costly fixture, the build
+# of every notebook or the book, keep to one of them (tests/conftest.py). TEST_WORKERS=0: in one.
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_FLAGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_FLAGS)
 
 check: $(STAMP)
 	$(PY) build.py --check --quiet

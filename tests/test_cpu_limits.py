@@ -72,17 +72,17 @@ def test_a_cell_past_its_cpu_limit_costs_only_its_exercise_and_a_sleeping_cell_m
     path = submission(tmp_path, "04_logistic_regression", {
         "kang.5.bce_yhat": BURN, "kang.5.bce_logit": SLEEP,
         "kang.5.logreg": "answer = '((yhat - y)*x, yhat - y, (yhat - y)*w)'"}, setup=False)
-    report = grade_submission(path, timeout=60, cell_limits=CellLimits(cpu=2, wall=8)).to_json()
+    report = grade_submission(path, timeout=60, cell_limits=CellLimits(cpu=1, wall=4)).to_json()
     assert table(report) == {"kang.5.bce_yhat": (False, "answer cell failed"),
                              "kang.5.bce_logit": (False, "answer cell failed"),
                              "kang.5.logreg": (True, None)}, report
     why = [r["feedback"] for r in report["exercises"]]
-    assert why[0].endswith("timed out: the cell used more than its 2 s of CPU time"), why[0]
-    assert "the cell ran past its wall-time limit of 8 s without using its 2 s" in why[1], why[1]
+    assert why[0].endswith("timed out: the cell used more than its 1 s of CPU time"), why[0]
+    assert "the cell ran past its wall-time limit of 4 s without using its 1 s" in why[1], why[1]
     assert not any("run again" in n for n in report["notes"]), report["notes"]  # the kernel's own
     assert report["sandbox"][:2] == [
-        "CPU time 2 s a cell (the kernel's timer)",
-        "wall time 8 s a cell (the kernel's timer) and, whatever the kernel does, 13 s a cell and "
+        "CPU time 1 s a cell (the kernel's timer)",
+        "wall time 4 s a cell (the kernel's timer) and, whatever the kernel does, 9 s a cell and "
         "60 s for the notebook (the grader's clock)"]
 
 

@@ -9,6 +9,7 @@ import nbformat
 from gradbook.exercises._cli import grade_main
 from gradbook.exercises._generate import NOTEBOOKS
 from gradbook.exercises._sandbox import namespaces_work
+from gradbook.exercises._submission import CellLimits, grade_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,10 +140,12 @@ def test_forged_answer_records_and_a_sleep_in_finally_score_nothing(tmp_path):
     path = submission(tmp_path, "10_deep_networks", {
         "deriv.hidden": FORGED_RECORD, "deriv.layer1.W": "answer = '0'",
         "deriv.batch.W": SLEEP_IN_FINALLY, "deriv.batch.b": "answer = 'sum(Delta, axis=1, keepdims=True) / B'"},
-        [SECOND_RECORD_HOOK])
-    report = graded(tmp_path, path, "--timeout", "45")
+        [SECOND_RECORD_HOOK], setup=False)
+    # small cell limits: the loop meets the CPU limit, its finally the wall limit, in seconds
+    report = grade_submission(path, timeout=45, cell_limits=CellLimits(cpu=2, wall=4)).to_json()
     assert table(report) == {"deriv.hidden": (False, "tampering"),
                              "deriv.layer1.W": (False, "tampering"),
                              "deriv.batch.W": (False, "answer cell failed"),
                              "deriv.batch.b": (True, None)}, report
-    assert "timed out" in report["exercises"][2]["feedback"]
+    assert "timed out: the cell used more than its 2 s of CPU time, and went on past its " \
+        "wall-time limit of 4 s" in report["exercises"][2]["feedback"], report
