@@ -5,7 +5,9 @@ The model: a two-layer MLP, widths 3-5-2, ReLU, softmax cross-entropy, a batch o
            (jax.jit(jax.grad(loss)) on fresh functions, so nothing is cached).
   stage    derive's staging and SymPy rules only (stage + derive_rules: the SymPy work).
   derive   the whole derive(): tables, proofs, every check (node numbers against JAX, the
-           closed form against jax.grad and finite differences at 4 points), graph drawn.
+           closed form against jax.grad and finite differences at 4 points), graph drawn (from
+           the staged nodes and the numbers already computed: nothing traced or compiled again).
+           derive's compiled functions use checks/_quick_jit's compile options, JAX's step not.
   large    the same derive() on the same MLP made wide (widths 20-50-10, batch 25: 2,310
            numbers instead of 52): the cost should stay about flat in the array sizes.
   scalar   derive() on a scalar network of a dozen weights (2 inputs, 3 sigmoid units with

@@ -23,9 +23,11 @@
 # - *loops*: `lax.scan` is unrolled into its steps; the tables show the first step's rows,
 #   and a table of one row per step shows the recurrence.
 #
-# The computational graphs are not drawn here: the index arithmetic JAX adds for
-# `logp[jnp.arange(n), y]` (wrapping negative indices) and the unrolled steps crowd them, and
-# the tables say the same node by node.
+# Each model's graph is drawn from the nodes `derive` staged, named as in its tables, with the
+# values above each edge and the gradients below. Integer index arithmetic (the wrapping of
+# negative indices in `logp[jnp.arange(n), y]`) is data and folds into the node it feeds, as do
+# broadcasts and reshapes. The GRU's graph is not drawn: its three unrolled steps, each reading
+# all three weight matrices, cross too many edges to read, and its per-step table says the same.
 
 # %%
 import numpy as np
@@ -80,7 +82,7 @@ mlp_params = {"W1": 0.5 * rng.standard_normal((3, 4)), "b1": np.zeros(4),
               "W2": 0.5 * rng.standard_normal((4, 3)), "b2": np.zeros(3)}
 mlp_x, mlp_y = rng.standard_normal((5, 3)), np.array([0, 2, 1, 1, 0])
 mlp_book = derive(mlp_loss, at=dict(params=mlp_params, x=mlp_x, y=mlp_y), wrt="params",
-                  claim="real.mlp", output="L", graph=False)
+                  claim="real.mlp", output="L")
 
 # %% [markdown]
 # ## 2 · A small convolutional network
@@ -104,7 +106,7 @@ cnn_book = derive(cnn_loss, at=dict(kernel=0.5 * rng.standard_normal((2, 1, 3, 3
                                     dense=0.3 * rng.standard_normal((18, 3)),
                                     images=rng.standard_normal((2, 1, 6, 6)),
                                     labels=np.array([2, 0])),
-                  wrt=("kernel", "bias", "dense"), claim="real.cnn", output="L", graph=False)
+                  wrt=("kernel", "bias", "dense"), claim="real.cnn", output="L")
 
 # %% [markdown]
 # ## 3 · A GRU over a short sequence, with `lax.scan`
@@ -169,7 +171,7 @@ transformer_book = derive(
             Wk=0.5 * rng.standard_normal((2, 4, 2)), Wv=0.5 * rng.standard_normal((2, 4, 2)),
             W1=0.5 * rng.standard_normal((4, 6)), W2=0.5 * rng.standard_normal((6, 4)),
             patches=rng.standard_normal((3, 4)), target=np.array([1.0, 0.0, -1.0, 0.5])),
-    wrt=("cls", "Wq", "Wk", "Wv", "W1", "W2"), claim="real.transformer", output="L", graph=False)
+    wrt=("cls", "Wq", "Wk", "Wv", "W1", "W2"), claim="real.transformer", output="L")
 
 # %%
 summary()

@@ -10,6 +10,7 @@ from .._display import Result
 from ._finite_diff import fd_jacobian
 from .._float64 import jax, jnp
 from ._ledger import fail, record
+from ._quick_jit import quick_jit
 from ._residual import residual
 from ._tolerance import autodiff_bound, autodiff_bound_summed, fd_bound
 
@@ -161,7 +162,7 @@ def _check_derivative(claim, what, names, argnums, f, claimed, reference, points
 
 def _compiled(fn):
     """fn under jax.jit (a check calls it at points of one shape), or as is where it cannot be."""
-    jitted = jax.jit(fn)
+    jitted = quick_jit(fn)
 
     def call(*args):
         try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .._display import show
 from ._canvas import INK, MAX_WIDTH, Canvas
-from ._trace import Edge, TracedGraph, _number, trace_graph
+from ._trace import Edge, TracedGraph, _number, staged_graph, trace_graph
 from ._trace import _assign_layers as assign_layers
 
 VALUE, GRADIENT, FILL = "#1a7f37", "#cf222e", "#f6f8fa"
@@ -99,6 +99,15 @@ def draw_graph(f, *args, names=None, output: str = "f", wrt=None) -> Graph:
     traced = trace_graph(f, *args, names=names, output=output)
     name_graph_from_source(traced, jax.make_jaxpr(f)(*args).jaxpr)
     graph = Graph(traced, output, wrt)
+    show(graph)
+    graph._shown = True
+    return graph
+
+
+def draw_staged(staged, values: dict, grads: dict, branches: dict, wrt=None) -> Graph:
+    """Draw derive's staged nodes with the values and gradients it computed (see staged_graph):
+    the graph of its tables, without tracing or compiling the function again."""
+    graph = Graph(staged_graph(staged, values, grads, branches), staged.output, wrt)
     show(graph)
     graph._shown = True
     return graph

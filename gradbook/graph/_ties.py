@@ -11,6 +11,7 @@ import sympy as sp
 from .._display import Result
 from .._float64 import jax, jnp
 from ..checks._ledger import fail, record
+from ..checks._quick_jit import quick_jit
 from ..checks._tolerance import autodiff_bound
 from ._stage import Constant
 from ._trace import _bind
@@ -46,7 +47,7 @@ def check_ties(claim, staged, rules, values, announce=None) -> Result | None:
             for k, (node, label, args) in enumerate(
                 (node, label, args) for node, points in planned for label, args in points)]
     # both sides at every tie, in one compiled function: op by op, a prefix scan is slow
-    both = jax.jit(lambda work_args: [_both_sides(node, rules[node.name], staged, args, upstream)
+    both = quick_jit(lambda work_args: [_both_sides(node, rules[node.name], staged, args, upstream)
                                       for (node, _, _, _), (args, upstream) in zip(work, work_args)])(
         [(args, upstream) for _, _, args, upstream in work])
     checked, ties = {}, 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._float64 import jax, jnp
+from ..checks._quick_jit import quick_jit
 from ._rounding import cleaned, largest
 from jax.extend.core import Literal
 
@@ -207,7 +208,7 @@ def _values_and_gradients(closed, args, alias):
 
     zeros_def = [np.zeros(shape[k]) for k in keys_def]
     zeros_use = [np.zeros(shape[where[k]]) for k in keys_use]
-    (g_def, g_use), values = jax.jit(jax.grad(perturbed, argnums=(0, 1), has_aux=True))(
+    (g_def, g_use), values = quick_jit(jax.grad(perturbed, argnums=(0, 1), has_aux=True))(
         zeros_def, zeros_use)  # compiled once: eagerly, each equation is a dispatch
     env = {v: np.asarray(x) for v, x in zip(order, values)}
     by_var = {k: np.asarray(g, dtype=np.float64) for k, g in zip(keys_def, g_def)}
@@ -255,3 +256,61 @@ def _number(x) -> str:
     if x == int(x) and abs(x) < 1e6:
         return str(int(x))
     return f"{x:.4g}"
+
+
+def staged_graph(staged, values: dict, grads: dict, branches: dict) -> TracedGraph:
+    """The graph of derive's staged nodes, named as in its tables, with the values and
+    gradients derive computed (no second trace or compilation). Integer and boolean operations
+    (index arithmetic, masks) are data, not differentiated: folded into the node they feed, as
+    an edge from what they were computed from; integer constants they read are left out."""
+    data = {n.name for n in staged.nodes if not n.differentiable and n.op != "input"}
+    kept = [n for n in staged.nodes if n.name not in data]
+    users: dict[str, dict[str, None]] = {}  # a kept node -> the kept nodes that read it
+    feeds: dict[str, dict[str, None]] = {}  # a folded node -> the kept nodes it stands for
+    for node in reversed(staged.nodes):
+        targets = feeds.get(node.name, {}) if node.name in data else {node.name: None}
+        for ref in node.inputs:
+            if isinstance(ref, str):
+                into = feeds if ref in data else users
+                into.setdefault(ref, {}).update(targets)
+    graph = TracedGraph()
+    ids = {n.name: f"n:{n.name}" for n in kept}  # prefixed: a user's name may be "out" or "copy"
+    ids[None] = "out"
+    kinds = {"input": "input", "const": "const"}
+    for node in kept:
+        graph.nodes.append(Node(ids[node.name], kinds.get(node.op, "op"), node.name
+                                if node.op == "input" else "const" if node.op == "const"
+                                else _staged_label(node)))
+    graph.nodes.append(Node("out", "output", staged.output))
+    for node in kept:
+        value, total = np.asarray(values[node.name]), grads.get(node.name)
+        targets = list(reversed(users.get(node.name, {})))  # in evaluation order
+        if node.name == staged.output:
+            targets.append(None)  # the output box
+        source = ids[node.name]
+        if len(targets) > 1:  # fan-out: a branch point, whose incoming edge carries the sum
+            graph.nodes.append(Node(f"copy{len(graph.nodes)}", "copy", ""))
+            graph.edges.append(Edge(source, graph.nodes[-1].id, node.name, value, total))
+            source = graph.nodes[-1].id
+        for target in targets:
+            grad = total if len(targets) == 1 or target is None else branches.get(
+                node.name, {}).get(target)
+            name = staged.output if target is None else node.name if len(targets) == 1 else ""
+            graph.edges.append(Edge(source, ids[target], name, value, grad))
+        graph.values[node.name], graph.grads[node.name] = value, total
+    graph.grads[staged.output] = np.float64(1.0)
+    _assign_layers(graph)
+    return graph
+
+
+def _staged_label(node) -> str:
+    """A staged operation's label, as _op_label writes an equation's: a number it reads inline."""
+    label = SYMBOLS.get(node.op, node.op)
+    if node.op == "integer_pow":
+        label = f"^{node.eqn.params['y']}"
+    literals = [_number(np.asarray(r.value).reshape(-1)[0]) for r in node.inputs
+                if not isinstance(r, str) and np.size(r.value) == 1]
+    if literals and node.op in ("add", "sub", "mul", "div", "max", "min"):
+        first = not isinstance(node.inputs[0], str) and node.op in ("sub", "div")
+        return f"{literals[0]} {label}" if first else f"{label} {literals[0]}"
+    return label
