@@ -11,7 +11,9 @@
   with an index: h0 is h_{0}, xhat is \\hat{x}, y_pred is y_{\\mathrm{pred}}; any other name is
   a word and is written upright, as in the code: \\mathrm{logits} (italic, it would read as the
   product l·o·g·i·t·s). A path's last key follows the same rule, its prefix upright:
-  params.W1 is \\mathrm{params}.W_{1} (see name_latex).
+  params.W1 is \\mathrm{params}.W_{1} (see name_latex);
+- an upright word set next to another factor of a product is kept apart from it by a thin
+  space: x\\,\\mathrm{params}.W_{1}, not "xparams.W₁" (TeX ignores the space SymPy writes).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ def tidy(tex: str) -> str:
     tex = _POWER_OF_TEN.sub(lambda m: rf"10^{{-{len(m.group(2)) - 1}}}"
                             + ("" if m.group(1) == "1" else f" {m.group(1)}"), tex)
     tex = _BAR.sub(_bar, tex)
-    return _FLOAT.sub(_constant, tex)
+    return spaced_words(_FLOAT.sub(_constant, tex))
 
 
 def _long_fraction(m: re.Match) -> str:
@@ -55,6 +57,118 @@ def _bar(m: re.Match) -> str:
     single = re.fullmatch(r"[A-Za-z]|\\[A-Za-z]+", inner.strip()) and inner.strip() not in (
         r"\hat", r"\tilde")
     return rf"\bar{{{inner}}}" if single else rf"\overline{{{inner}}}"
+
+
+# How spaced_words reads macros: an upright word; an accent over a factor (a word if it covers
+# one); a factor; how many braced arguments each takes, and whose it leaves as they are.
+_WORD_MACROS = {"mathrm"}  # \text is prose (\text{axis } k), not a name
+_ACCENTS = {"overline", "bar", "hat", "tilde", "check", "vec", "widehat", "widetilde", "mathbf",
+            "boldsymbol", "boxed"}
+_FACTOR_MACROS = set("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa
+lambda mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma
+Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega ell frac sqrt""".split())
+_ARGUMENTS = {"frac": 2, "begin": 1, "end": 1, "operatorname": 1, "mathsf": 1, "mathbb": 1,
+              "sqrt": 1, "text": 1, **dict.fromkeys(_WORD_MACROS | _ACCENTS, 1)}
+_VERBATIM = _WORD_MACROS | {"text", "begin", "end", "operatorname", "mathsf", "mathbb"}
+_MACRO = re.compile(r"\\([A-Za-z]+|.?)", re.S)
+
+
+def spaced_words(tex: str) -> str:
+    """A thin space between an upright word and a factor it multiplies or is multiplied by:
+    SymPy writes `x \\mathrm{params}.W_{1}` with a space TeX ignores, which reads "xparams.W₁".
+    Only products change: a word next to an operator, a relation or ∂ is left as it is."""
+    atoms = _atoms(tex)
+    out = []
+    for k, (text, kind) in enumerate(atoms):
+        if kind == "space" and 0 < k < len(atoms) - 1:
+            before, after = atoms[k - 1][1], atoms[k + 1][1]
+            if (before in ("word", "factor", "close") and after in ("word", "factor", "left")
+                    and "word" in (before, after)):
+                text = r"\,"
+        out.append(text)
+    return "".join(out)
+
+
+def _atoms(tex: str) -> list[tuple[str, str]]:
+    """The formula as (text, kind) atoms, kind one of word, factor, close (a parenthesis that
+    ends a factor), left (\\left, which starts one), space and other. Scripts, primes and a
+    path's .key belong to the atom before them; braced arguments are spaced in turn."""
+    atoms: list[list[str]] = []
+    i = 0
+    while i < len(tex):
+        c = tex[i]
+        if c.isspace():
+            j = len(tex) - len(tex[i:].lstrip())
+            atoms.append([tex[i:j], "space"])
+        elif c in "_^" and atoms and atoms[-1][1] != "space":
+            j = _argument_end(tex, i + 1)
+            atoms[-1][0] += c + _spaced_argument(tex[i + 1:j])
+        elif c == "'" and atoms:
+            atoms[-1][0], j = atoms[-1][0] + c, i + 1
+        elif c == "." and atoms and atoms[-1][1] == "word" and (tex[i + 1:i + 2].isalpha()
+                                                               or tex[i + 1:i + 2] == "\\"):
+            text, _, j = _atom_at(tex, i + 1)
+            atoms[-1][0] += "." + text
+        else:
+            text, kind, j = _atom_at(tex, i)
+            atoms.append([text, kind])
+        i = j
+    return [(text, kind) for text, kind in atoms]
+
+
+def _atom_at(tex: str, i: int) -> tuple[str, str, int]:
+    """The atom starting at i (a macro with its arguments, a group, a letter or digit, another
+    character), its kind, and where it ends."""
+    c = tex[i]
+    if c == "\\":
+        macro = _MACRO.match(tex, i).group(1)
+        j, parts = i + 1 + len(macro), ["\\" + macro]
+        for _ in range(_ARGUMENTS.get(macro, 0)):
+            end = _argument_end(tex, j)
+            parts.append(tex[j:end] if macro in _VERBATIM else _spaced_argument(tex[j:end]))
+            j = end
+        if macro in _WORD_MACROS:
+            kind = "word"
+        elif macro in _ACCENTS:
+            kind = "word" if re.match(r"\{\s*\\mathrm\{", tex[i + 1 + len(macro):]) else "factor"
+        elif macro in _FACTOR_MACROS:
+            kind = "factor"
+        else:
+            kind = "left" if macro == "left" else "other"
+        return "".join(parts), kind, j
+    if c == "{":
+        end = _argument_end(tex, i)
+        return _spaced_argument(tex[i:end]), "factor", end
+    if c.isalnum():
+        return c, "factor", i + 1
+    return c, "close" if c in ")]" else "other", i + 1
+
+
+def _argument_end(tex: str, i: int) -> int:
+    """Where the argument starting at i ends: after a balanced {group}, a macro or a character."""
+    if i >= len(tex):
+        return i
+    if tex[i] == "\\":
+        return i + 1 + len(_MACRO.match(tex, i).group(1))
+    if tex[i] != "{":
+        return i + 1
+    depth, j = 0, i
+    while j < len(tex):
+        if tex[j] == "\\":
+            j += 2  # an escaped brace \{ or \} does not open or close a group
+            continue
+        depth += {"{": 1, "}": -1}.get(tex[j], 0)
+        j += 1
+        if depth == 0:
+            return j
+    return len(tex)
+
+
+def _spaced_argument(argument: str) -> str:
+    """A braced argument with spaced_words applied inside its braces."""
+    if len(argument) > 1 and argument[0] == "{" and argument[-1] == "}":
+        return "{" + spaced_words(argument[1:-1]) + "}"
+    return argument
 
 
 # Numbers a formula may contain, as written: the value -> its LaTeX.
@@ -129,6 +243,8 @@ def _word_latex(word: str) -> str:
     base, supers, subs = split_super_sub(word)
     letter = translate(base)  # alpha -> \\alpha, xhat -> \\hat{x}; xbar stays a word (x̄ is a gradient)
     if not re.fullmatch(r"[^\W\d_]|\\[A-Za-z]+|\\(hat|tilde|check|vec)\{([A-Za-z]|\\[A-Za-z]+)\}", letter) or supers:
+        if not supers and subs and "_" in word and all(sub.isdigit() for sub in subs):
+            return rf"\mathrm{{{_escaped(base)}}}_{{{','.join(subs)}}}"  # a step: candidate_2
         return rf"\mathrm{{{_escaped(word)}}}"
     if subs:
         letter += "_{" + ",".join(sub if re.fullmatch(r"\d+|[A-Za-z]", sub) else _word_latex(sub)

@@ -1,7 +1,8 @@
 """derive's pages read in the user's terms: the closed form has lines only for what is
 differentiated, written with the function's own names (folded reshapes and broadcasts inlined);
-multi-letter names are upright; loop rows show the user's line; no operation shows as an
-identity or by its primitive's name."""
+multi-letter names are upright and set apart from the factors they multiply; loop rows show the
+user's line and a loop's later steps are named by their step; picking each row's label reads
+as onehot(y); no operation shows as an identity or by its primitive's name."""
 import re
 
 import numpy as np
@@ -98,7 +99,7 @@ def test_closed_form_has_no_line_for_what_only_feeds_stop_gradient(mlp):
 
 def test_closed_form_inlines_a_gradient_equal_to_its_users(mlp):
     lines = _closed_form_lines(mlp)
-    assert lines[r"\overline{\mathrm{params}.W_{2}}"] == r"\boxed{h^{T} \overline{\mathrm{logits}}}"
+    assert lines[r"\overline{\mathrm{params}.W_{2}}"] == r"\boxed{h^{T}\,\overline{\mathrm{logits}}}"
     assert lines[r"\overline{\mathrm{params}.b_{2}}"] == (
         r"\boxed{\textstyle\sum_{\text{axis 0}} \overline{\mathrm{logits}}}")
 
@@ -163,3 +164,122 @@ def test_rows_inside_a_library_function_show_the_line_that_calls_it(mlp):
     assert header in forward
     after = forward.split(header)[1].split("| | | `")[0]
     assert " | max | " in after and " | exp | " in after  # log_softmax's own rows, under its line
+
+
+def test_an_upright_name_is_set_apart_from_the_factor_it_multiplies(mlp):
+    from gradbook._notation import tidy
+
+    assert tidy(r"\overline{\mathrm{logits}} \mathrm{params}.W_{2}^{T}") == (
+        r"\overline{\mathrm{logits}}\,\mathrm{params}.W_{2}^{T}")
+    assert tidy(r"x \mathrm{params}.W_{1}") == r"x\,\mathrm{params}.W_{1}"
+    for untouched in (r"\mathrm{logits} - v_{5}", r"\frac{\partial \mathrm{logits}}{\partial v_{5}}",
+                      r"h^{T} \overline{v_{5}}", r"\sum_{\text{axis } k} x", r"2 \cdot \mathrm{a}"):
+        assert tidy(untouched) == untouched
+    lines = _closed_form_lines(mlp)  # the closed form still finds its lines, now spaced
+    assert lines[r"\bar{h}"] == r"\overline{\mathrm{logits}}\,\mathrm{params}.W_{2}^{T}"
+    assert r"$v_{1} = x\,\mathrm{params}.W_{1}$" in _page(mlp, "Forward pass")
+    proofs = [md for md in mlp if r"\operatorname{tr}" in md]
+    assert proofs and all(r"x\,\mathrm{params}.W_{1}" in md for md in proofs)
+
+
+def test_picking_each_rows_label_reads_as_onehot(mlp):
+    closed, backward = _page(mlp, "Closed form"), _page(mlp, "Backward pass")
+    lines = _closed_form_lines(mlp)
+    assert lines[r"\overline{\mathrm{logp}}"].startswith(r"\operatorname{onehot}(y) \odot ")
+    assert "scatter" not in closed and "scatter" not in backward
+    definition = r"$\operatorname{onehot}(y)$ is the 5×3 matrix whose row $i$ is 1 at column $y_{i}$"
+    assert definition in closed and definition in backward
+    assert r"\left[\operatorname{onehot}(y)\right]_{i j}" in backward
+    assert r"\mathrm{logp}_{i,\,y_{i}}" in _page(mlp, "Forward pass")
+
+
+@pytest.mark.parametrize("pick, label", [
+    (lambda logp, y: logp[jnp.arange(5), y], "y"),
+    (lambda logp, y: jnp.take_along_axis(logp, y[:, None], axis=1), "y"),
+    (lambda logp, y: logp[jnp.arange(5), -y], None),  # not each row's label: no onehot(y)
+    (lambda logp, y: logp[y, 0], None)])
+def test_only_a_gather_of_each_rows_label_is_a_onehot(pick, label):
+    from gradbook.graph._onehot import row_labels
+    from gradbook.graph._stage import stage
+
+    staged = stage(lambda logp, y: jnp.sum(pick(logp, y)),
+                   dict(logp=np.ones((5, 3)), y=np.array([0, 2, 1, 1, 0])))
+    found = [row_labels(n, staged) for n in staged.nodes if n.op == "gather"]
+    assert found == [label]
+
+
+def test_names_come_from_library_calls_and_loop_bodies(mlp, rnn):
+    assert r"| $\mathrm{logp}$ | subtract |" in _page(mlp, "Forward pass")  # jax.nn.log_softmax's
+    forward = _page(rnn, "Forward pass")
+    assert r"| $h_{1}$ | tanh | $h_{1} = " in forward  # the scan body's h, at step 1
+    assert r"\operatorname{stack}(h_{1}, h_{2}, h_{3})" in forward
+
+
+def test_a_loops_later_steps_are_written_by_their_step(rnn):
+    shown = _forward_names(rnn)
+    closed = _page(rnn, "Closed form")
+    named = set(re.findall(r"v_\{\d+\}", closed))
+    assert named <= shown, named - shown  # no v₃₅ the tables hide
+    assert r"\overline{h_{2}}" in closed and r"^{(2)}}" in closed  # a later step's unnamed node
+    loop = _page(rnn, "The loop")
+    assert r"| step $t$ | $h_{t}$ | $\overline{h_{t}}$ |" in loop
+    assert "| 1 | " in loop and "| 3 | " in loop and "| 0 | " not in loop
+
+
+def test_a_constant_row_sits_under_the_line_that_made_it(mlp):
+    forward = _page(mlp, "Forward pass").splitlines()
+    heading = forward.index("| | | `return -jnp.mean(logp[jnp.arange(x.shape[0]), y])` | | |")
+    constant = next(k for k, row in enumerate(forward) if " | const | " in row)
+    assert constant > heading
+
+
+def _closed_form_at_example(f, at, wrt) -> str:
+    """The closed form's Markdown, given the worked example's values and gradients."""
+    from gradbook.graph._backward import backward, derive_rules, forward
+    from gradbook.graph._closed_form import array_closed_form
+    from gradbook.graph._source_names import name_from_source
+    from gradbook.graph._stage import stage
+
+    staged = stage(f, at, output="L")
+    name_from_source(staged)
+    rules = derive_rules(staged)
+    values = forward(staged, {n.name: n.value for n in staged.nodes if n.op == "input"})
+    grads = backward(staged, rules, values)[0]
+    return array_closed_form(staged, rules, wrt, values=values, grads=grads)._repr_markdown_()
+
+
+def _picked_logits(log_softmax):
+    def loss(W, x, y):
+        logits = x @ W
+        scores = jax.nn.log_softmax(logits) if log_softmax else logits
+        return -jnp.mean(scores[jnp.arange(x.shape[0]), y])
+    return loss
+
+
+@pytest.mark.parametrize("log_softmax", [True, False])
+def test_the_logits_gradient_reads_as_softmax_minus_onehot_only_where_it_is(log_softmax):
+    rng = np.random.default_rng(4)
+    at = dict(W=rng.normal(size=(3, 4)), x=rng.normal(size=(5, 3)), y=np.array([0, 3, 1, 1, 2]))
+    closed = _closed_form_at_example(_picked_logits(log_softmax), at, ["W"])
+    familiar = (r"$\overline{\mathrm{logits}} = \frac{1}{5}\left(\operatorname{softmax}"
+                r"(\mathrm{logits}) - \operatorname{onehot}(y)\right)$")
+    assert (familiar in closed) == log_softmax  # without the log-softmax it is -onehot(y)/5
+    assert ("softmax" in closed) == log_softmax
+
+
+def test_the_recurrence_table_gives_no_gradient_to_inputs_not_differentiated():
+    from gradbook.graph._backward import backward, derive_rules, forward
+    from gradbook.graph._loops import recurrence_table
+    from gradbook.graph._source_names import name_from_source
+    from gradbook.graph._stage import stage
+
+    rng = np.random.default_rng(3)
+    staged = stage(rnn_loss, dict(Wz=rng.normal(size=(2, 4)), h0=np.zeros(2),
+                                  xs=rng.normal(size=(3, 2)), target=rng.normal(size=2)), output="L")
+    name_from_source(staged)
+    rules = derive_rules(staged)
+    values = forward(staged, {n.name: n.value for n in staged.nodes if n.op == "input"})
+    grads, branches = backward(staged, rules, values)
+    table = recurrence_table(staged, grads, values, branches, wrt=["Wz"])._repr_markdown_()
+    assert r"part of $\overline{\mathrm{Wz}}$" in table and r"$\overline{h_{t}}$" in table
+    assert r"\overline{h_{0}}" not in table and r"\overline{\mathrm{xs}}" not in table

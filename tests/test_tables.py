@@ -86,6 +86,6 @@ def test_a_long_backward_table_opens_on_demand(shown):
 
 
 def test_a_products_rule_is_shown_as_a_matrix_identity_not_entry_by_entry(shown):
-    proofs = [md for md in shown if "entry by entry at sizes" in md]
+    proofs = [md for md in shown if r"\operatorname{tr}" in md]  # each product's rule, proven
     assert proofs and all("gv" not in md and r"\end{matrix}" not in md for md in proofs)
     assert any(r"= \overline{v_{1}} X^{T}" in md for md in proofs)

@@ -3,8 +3,12 @@
 A staged node keeps its jaxpr equation, whose source information gives the file and line of the
 user's code that made it. The statement there is read with `ast`; when it assigns one plain
 name, the last node that statement made (the value of its right-hand side) takes that name.
-A name the code assigns more than once (in a loop, a helper called twice, `h = h + 1`), or
-one already taken, is left alone: the node keeps its vN.
+Operations inside a jitted library function (jax.nn.log_softmax) have no frame of their own:
+the line of the user's code that called it (Node.line) stands for them, so `logp =
+jax.nn.log_softmax(logits)` names logp. A statement in the body of a lax.scan runs once per
+unrolled step: each step's value takes the name with the step, counted from 1 (z_1, z_2, ...;
+h_1 follows the user's h0). A name the code assigns more than once otherwise (a Python loop, a
+helper called twice, `h = h + 1`), or one already taken, is left alone: the node keeps its vN.
 """
 from __future__ import annotations
 
@@ -21,8 +25,11 @@ def name_from_source(staged, keep=()) -> dict[str, str]:
     """
     runs: dict[tuple, list[list]] = {}  # statement -> runs of consecutive nodes it made
     previous = None
+    files = source_files(staged)
     for n in staged.nodes:
-        where = _statement(n.eqn) if n.eqn is not None and n.op not in ("input", "const") else None
+        if n.op in ("input", "const"):
+            continue  # a constant staged between two nodes of one statement does not part them
+        where = _statement(n.eqn) or _called_at(n, files) if n.eqn is not None else None
         if where is not None:
             if where == previous:
                 runs[where][-1].append(n)
@@ -32,14 +39,36 @@ def name_from_source(staged, keep=()) -> dict[str, str]:
     taken = {n.name for n in staged.nodes} | set(keep) | {staged.output}
     chosen: dict[str, list[str]] = {}
     for (file, first, last, target), made in runs.items():
-        if len(made) == 1 and target not in taken:
-            chosen.setdefault(target, []).append(made[0][-1].name)
+        for name, node in _named_runs(target, made):
+            if name not in taken:
+                chosen.setdefault(name, []).append(node.name)
     renames = {old[0]: new for new, old in chosen.items() if len(old) == 1
                and _generated(old[0], keep, staged.output)}
     for n in staged.nodes:
         n.name = renames.get(n.name, n.name)
         n.inputs = [renames.get(r, r) if isinstance(r, str) else r for r in n.inputs]
     return renames
+
+
+def _named_runs(target: str, made: list[list]) -> list[tuple[str, object]]:
+    """The names a statement gives: its one run's last node the statement's name; in a loop's
+    body, run once per step, each step's last node the name with its step (z_1, z_2, ...)."""
+    if len(made) == 1:
+        return [(target, made[0][-1])]
+    steps = [run[-1].step for run in made]
+    if all(len(s) == 1 and all(n.step == s for n in run) for s, run in zip(steps, made)) and len(
+            {s[0][0] for s in steps}) == 1 and len(set(steps)) == len(steps):
+        return [(f"{target}_{s[0][1] + 1}", run[-1]) for s, run in zip(steps, made)]
+    return []
+
+
+def _called_at(node, files) -> tuple | None:
+    """The statement of the user's line that called the library function `node` was made in."""
+    file, _, line = (getattr(node, "line", "") or "").rpartition(":")
+    if file not in files or not line.isdigit():
+        return None
+    return next(((files[file], first, last, target) for first, last, target
+                 in _assignments(files[file]) if first <= int(line) <= last), None)
 
 
 def _generated(name: str, keep, output: str) -> bool:

@@ -83,8 +83,9 @@ class View:
                 if isinstance(ref, str):
                     users.setdefault(ref, []).append(n.name)
         self.folded, self.origin, self.latex, self.broadcast = set(), {}, {}, set()
+        self.renamed = _at_later_steps(staged)
         for n in staged.nodes:
-            self.latex[n.name] = sp.latex(symbol(n.name))
+            self.latex[n.name] = self.renamed.get(n.name) or sp.latex(symbol(n.name))
             source = _passed_on(n, rules)
             if source is not None and len(users.get(n.name, [])) == 1 and n.name != staged.output:
                 self.folded.add(n.name)
@@ -101,8 +102,9 @@ class View:
         self.fed = fed
 
     def tex(self, latex: str) -> str:
-        """A formula with every folded node written as the value it reshapes."""
-        for name in self.folded:
+        """A formula with every folded node written as the value it reshapes, and a later
+        loop step's unnamed node as its first-step node at that step."""
+        for name in self.folded | set(self.renamed):
             latex = replace_name(latex, sp.latex(symbol(name)), self.latex[name])
         return latex
 
@@ -143,6 +145,7 @@ def forward_table(staged, rules, values, wrt=None) -> Markdown:
     line = None
     hidden = _later_steps(staged)
     files = source_files(staged)
+    constants = []  # a constant's row waits for the line of the node that uses it
     for node in staged.nodes:
         if node.name in view.folded or node.name in hidden:
             continue
@@ -155,11 +158,14 @@ def forward_table(staged, rules, values, wrt=None) -> Markdown:
             if here and here != line:
                 rows.append(f"| | | `{_cell(here)}` | | |")
             line = here or line
+            rows += constants
+            constants = []
         value = _values(values[node.name], False) if node.differentiable else "(a condition)"
         op = OPERATIONS.get(node.op, node.op)
-        rows.append(f"| ${name}$ | {op} | ${name} = {formula}$ | {_shape(node.shape)} | {value} |")
+        row = f"| ${name}$ | {op} | ${name} = {formula}$ | {_shape(node.shape)} | {value} |"
+        (constants if node.op == "const" and line is not None else rows).append(row)
         text.append(f"  {node.name:<8} {node.op:<18} {number(values[node.name]) if node.differentiable else value}")
-    return Markdown("\n".join(rows), "\n".join(text))
+    return Markdown("\n".join(rows + constants), "\n".join(text))
 
 
 def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown:
@@ -219,6 +225,20 @@ def backward_table(staged, rules, values, grads, branches, wrt=None) -> Markdown
     if notes:
         rows += ["", "Kinks and conventions:", ""] + notes
     return Markdown("\n".join(rows), "\n".join(text))
+
+
+def _at_later_steps(staged) -> dict[str, str]:
+    """A later loop step's node that has no name of its own, written as the first step's node
+    with the step above it (v_{27} -> v_{12}^{(2)}): the tables show the first step only."""
+    from ._loops import step_counterparts
+
+    return {name: f"{{{sp.latex(symbol(first))}^{{({t})}}}}"
+            for name, (first, t) in step_counterparts(staged).items()
+            if _unnamed(name) and _unnamed(first)}
+
+
+def _unnamed(name: str) -> bool:
+    return name[:1] == "v" and name[1:].isdigit()
 
 
 def _later_steps(staged) -> set:
