@@ -240,49 +240,54 @@ def build(tree):
 
 
 def derived_and_jax_gradients(cases, argnums):
-    """For each (function, point): derive's node-by-node backward pass and jax.grad's, op by op.
-    The backward pass is also traced as derive compiles it (jax.eval_shape), but not compiled:
-    one XLA compilation per case (0.1-0.4 s) was most of these tests' time, where op by op each
-    operation is compiled once for all the cases."""
+    """For each (function, points): derive's node-by-node backward pass and jax.grad's at each
+    point, op by op. The function is staged and its rules derived once; the backward pass is
+    also traced as derive compiles it (jax.eval_shape), but not compiled: one XLA compilation
+    per case (0.1-0.4 s) was most of these tests' time, where op by op each operation is
+    compiled once for all the cases."""
     out = []
-    for f, at in cases:
-        staged = stage(f, at)
+    for f, points in cases:
+        staged = stage(f, points[0])
         rules = derive_rules(staged)
-        point = {k: jnp.asarray(v) for k, v in at.items()}
 
         def run(a, staged=staged, rules=rules):
             return backward(staged, rules, forward(staged, a))[0]
 
-        jax.eval_shape(run, point)
-        out.append((run(point), jax.grad(f, argnums=argnums)(*point.values())))
+        for at in points:
+            point = {k: jnp.asarray(v) for k, v in at.items()}
+            jax.eval_shape(run, point)
+            out.append((run(point), jax.grad(f, argnums=argnums)(*point.values())))
     return out
 
 
-def scalar_cases(count=100, seed=15):
+def scalar_cases(count=150, seed=15):
     """Distinct random scalar trees (the 200 examples hypothesis drew held 88 distinct ones),
-    each at a random point; half the points drawn with repeated values, so maxima, minima and
-    comparisons meet ties."""
+    each at two random points: one drawn with repeated values, so maxima, minima and
+    comparisons meet ties, and one drawn uniformly."""
     rng = np.random.default_rng(seed + 1)
     cases = []
     for tree in distinct_trees(seed, count, UNARY, BINARY, 6, LEAVES):
-        point = rng.choice(TIED_VALUES, 3) if rng.random() < 1 / 2 else rng.uniform(-2, 2, 3)
-        point = np.where(np.abs(point) < 1e-3, 0.5, point)  # off relu's and abs's kinks at 0
-        cases.append((tree, dict(zip("xyz", map(float, point)))))
+        points = []
+        for point in (rng.choice(TIED_VALUES, 3), rng.uniform(-2, 2, 3)):
+            point = np.where(np.abs(point) < 1e-3, 0.5, point)  # off relu's and abs's kinks at 0
+            points.append(dict(zip("xyz", map(float, point))))
+        cases.append((tree, points))
     return cases
 
 
 def scalar_mismatches(cases):
     """The (tree, input) pairs where derive's gradient differs from jax.grad's."""
-    results = derived_and_jax_gradients([(build(t), at) for t, at in cases], argnums=(0, 1, 2))
+    results = derived_and_jax_gradients([(build(t), points) for t, points in cases], argnums=(0, 1, 2))
+    trees = [tree for tree, points in cases for _ in points]
     return [(tree, name, float(mine.get(name, 0.0)), float(expected))
-            for (tree, _), (mine, reference) in zip(cases, results)
+            for tree, (mine, reference) in zip(trees, results)
             for name, expected in zip("xyz", reference)
             if not math.isclose(float(mine.get(name, 0.0)), float(expected), rel_tol=1e-9, abs_tol=1e-12)]
 
 
 def test_random_expression_trees_derive_and_match_jax_grad():
     cases = scalar_cases()
-    assert len({repr(t) for t, _ in cases}) == 100
+    assert len({repr(t) for t, _ in cases}) == 150 and sum(len(p) for _, p in cases) == 300
     assert set().union(*(operations(t) for t, _ in cases)) == set(UNARY) | set(BINARY)
     assert not scalar_mismatches(cases)
 
@@ -335,19 +340,20 @@ def build_vector(tree):
 
 def vector_cases(count=84, seed=16):
     """Distinct random vector trees (the 100 examples hypothesis drew held 84 distinct ones),
-    each at a random point; a third of the points drawn with repeated values, so maxima,
-    running maxima, clamps and argmax meet ties."""
+    each at two random points: one drawn with repeated values, so maxima, running maxima,
+    clamps and argmax meet ties, and one drawn uniformly."""
     rng = np.random.default_rng(seed + 1)
-    return [(tree, dict(zip("xy", rng.choice(TIED_VALUES, (2, 3)) if rng.random() < 1 / 3
-                            else rng.uniform(-2, 2, size=(2, 3)))))
+    return [(tree, [dict(zip("xy", rng.choice(TIED_VALUES, (2, 3)))),
+                    dict(zip("xy", rng.uniform(-2, 2, size=(2, 3))))])
             for tree in distinct_trees(seed, count, VECTOR_UNARY, VECTOR_BINARY, 4, ["x", "y", "const"])]
 
 
 def vector_mismatches(cases):
     """The (tree, input) pairs where derive's gradient differs from jax.grad's."""
-    results = derived_and_jax_gradients([(build_vector(t), at) for t, at in cases], argnums=(0, 1))
+    results = derived_and_jax_gradients([(build_vector(t), points) for t, points in cases], argnums=(0, 1))
+    trees = [tree for tree, points in cases for _ in points]
     wrong = []
-    for (tree, _), (mine, reference) in zip(cases, results):
+    for tree, (mine, reference) in zip(trees, results):
         for name, expected in zip("xy", reference):
             got = np.asarray(mine.get(name, np.zeros(3)))
             scale = max(1.0, float(np.max(np.abs(expected))))
@@ -358,7 +364,7 @@ def vector_mismatches(cases):
 
 def test_random_array_expression_trees_derive_and_match_jax_grad():
     cases = vector_cases()
-    assert len({repr(t) for t, _ in cases}) == 84
+    assert len({repr(t) for t, _ in cases}) == 84 and sum(len(p) for _, p in cases) == 168
     assert set().union(*(operations(t) for t, _ in cases)) == set(VECTOR_UNARY) | set(VECTOR_BINARY)
     assert not vector_mismatches(cases)
 
@@ -368,6 +374,6 @@ def test_random_array_trees_catch_a_wrong_tie_convention(monkeypatch):
 
     monkeypatch.setitem(_rules.TIES, "cummax", "first")  # JAX splits a tie through its prefix scan
     tied = dict(x=np.array([1.0, 1.0, 0.5]), y=np.array([1.0, 0.5, 1.0]))  # running maxima tie
-    cases = [(t, tied) for t, _ in vector_cases() if "'cummax'" in repr(t)]
+    cases = [(t, [tied]) for t, _ in vector_cases() if "'cummax'" in repr(t)]
     wrong = vector_mismatches(cases)
     assert wrong and all("'cummax'" in repr(tree) for tree, *_ in wrong)

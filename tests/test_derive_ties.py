@@ -54,6 +54,15 @@ def absolute(x):
     return jnp.sum(jnp.abs(x - 0.25) * WEIGHTS)
 
 
+@jax.jit
+def _soft_abs(u):  # a jitted helper staged as one node, its formula |u| + u²/2
+    return jnp.abs(u) + 0.5 * u * u
+
+
+def abs_in_a_helper(x):
+    return jnp.sum(_soft_abs(x - 0.25) * WEIGHTS)
+
+
 def argmax_picked(x):
     return jnp.sum(x[jnp.arange(4), jnp.argmax(x, axis=1)] ** 2)
 
@@ -120,6 +129,7 @@ AT_A_TIE = {
     "max_pool_of_equal_values": (max_pool, dict(x=np.ones((4, 3)))),
     "relu_at_zero": (relu, dict(x=np.where(X > 0, X, 0.0))),
     "abs_at_zero": (absolute, dict(x=np.where(X > 0, 0.25, X))),
+    "abs_at_zero_inside_a_helper": (abs_in_a_helper, dict(x=np.where(X > 0, 0.25, X))),
     "argmax_of_tied_rows": (argmax_picked, dict(x=np.array([[1.0, 2, 2], [0, 0, 0], [2, 1, 2], [1, 1, 0]]))),
 }
 
@@ -151,3 +161,14 @@ def test_a_clamp_inside_a_jitted_helper_is_its_own_node():
     helper = jax.jit(lambda x: jax.lax.clamp(-0.4, x, 0.6) * 2.0)
     staged = stage(lambda x: jnp.sum(helper(x)), dict(x=X))
     assert "clamp" in {n.op for n in staged.nodes}
+
+
+def test_abs_at_zero_inside_a_helper_has_jaxs_slope_and_a_wrong_one_is_rejected(ledger, monkeypatch):
+    """|u| folded into a helper's formula takes JAX's slope 1 at 0, not SymPy's sign(0) = 0."""
+    f, at = AT_A_TIE["abs_at_zero_inside_a_helper"]
+    assert [n.op for n in stage(f, at).nodes if "abs" in n.op] == ["soft_abs"]
+    derive(f, at=at, graph=False, points=1)
+    assert ledger.entry("derived.abs_in_a_helper")["status"] == "verified"
+    monkeypatch.setitem(_rules.TIES, "abs", sp.S.Zero)
+    with pytest.raises(ClaimFailed, match=r"node \S+ \(soft_abs"):
+        derive(f, at=at, graph=False, points=1, claim="derived.abs_in_a_helper.wrong")

@@ -13,6 +13,8 @@ import numpy as np
 import sympy as sp
 
 from .._float64 import jax, jnp
+from ._onehot import definition as onehot_definition
+from ._onehot import onehot_latex, picked_latex, row_labels
 from ._stage import Constant, Node, Staged
 from ._trace import _bind
 
@@ -90,7 +92,7 @@ def _elementwise(node: Node, staged: Staged, rules) -> NodeRule:
     names = [n for n in dict.fromkeys(r for r in node.inputs if isinstance(r, str))
              if staged[n].differentiable]
     for name in _with_condition_inputs(names, node, staged, formula):
-        local, computed = _slopes(formula, symbol(name), node.rule.kink)
+        local, computed = _slopes(formula, symbol(name), node.rule.kink, node.rule.inner_abs)
         rule.locals.append(Local(name, local, _latex(local),
                                  _compile_elementwise(computed, staged[name].shape)))
     if node.rule.kink is not None:
@@ -99,18 +101,21 @@ def _elementwise(node: Node, staged: Staged, rules) -> NodeRule:
         rule.note = tie_words(node.op)
     elif formula.has(sp.Max, sp.Min):
         rule.note = "at a tie of max or min each side gets half (JAX's convention)"
+    elif formula.has(sp.Abs) and node.rule.inner_abs:
+        rule.note = "|u| has slope sign(u), and 1 at u = 0 (JAX's convention; checked at ties below)"
     elif formula.has(sp.Abs):
-        rule.note = "|u| has slope sign(u), which is 0 at u = 0 (SymPy's; checked at ties below)"
+        rule.note = "|u| has slope sign(u), which is 0 at u = 0 (checked at ties below)"
     return rule
 
 
-def _slopes(formula, x, kink):
+def _slopes(formula, x, kink, inner_abs=False):
     """∂formula/∂x as shown, and as computed (with JAX's slope at a kink), derived once per
     formula up to the names of its symbols: a formula met before (a·b, tanh(a)) reuses its
     derivation and its compiled function."""
     order = sorted(formula.free_symbols, key=lambda s: s.name)
     canonical = {s: sp.Symbol(f"_s{k}", **s.assumptions0) for k, s in enumerate(order)}
-    key = (formula.xreplace(canonical), canonical.get(x, x), kink, local_derivative)
+    abs_slope = _abs_slope() if inner_abs and formula.has(sp.Abs) else None
+    key = (formula.xreplace(canonical), canonical.get(x, x), kink, abs_slope, local_derivative)
     if key not in _DERIVED:
         _DERIVED[key] = _derive_slopes(*key)
     back = {c: s for s, c in canonical.items()}
@@ -118,7 +123,7 @@ def _slopes(formula, x, kink):
     return local.xreplace(back), _Computed(computed.xreplace(back), compiled, back)
 
 
-_DERIVED: dict = {}  # (canonical formula, variable, kink, derivation) -> slopes, compiled
+_DERIVED: dict = {}  # (canonical formula, variable, kink, abs slope, derivation) -> slopes, compiled
 
 
 @dataclass(frozen=True)
@@ -130,12 +135,16 @@ class _Computed:
     names: dict      # canonical symbol -> the node's symbol
 
 
-def _derive_slopes(formula, x, kink, derivation):
+def _derive_slopes(formula, x, kink, abs_slope, derivation):
     local = derivation(formula, x)
     # sign() and the like are flat except at a jump, where SymPy puts a DiracDelta: JAX's
     # slope there is 0, and the jump is measure zero (noted as a kink)
     local = local.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     computed = local
+    if abs_slope is not None:  # |u| inside a plain jitted helper: abs's own slope at 0, as JAX's
+        as_jax = lambda e: e.args[0] * (2 * sp.Heaviside(e.args[0], abs_slope) - 1)  # noqa: E731
+        computed = derivation(formula.replace(lambda e: isinstance(e, sp.Abs), as_jax), x)
+        computed = computed.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     if kink is not None:  # JAX's slope at the kink (see _rules.TIES)
         local = local.replace(lambda e: isinstance(e, sp.Heaviside),
                               lambda e: sp.Heaviside(e.args[0], kink))
@@ -144,6 +153,14 @@ def _derive_slopes(formula, x, kink, derivation):
                                  lambda e: 2 * sp.Heaviside(e.args[0], kink) - 1)
     symbols = sorted(computed.free_symbols, key=lambda s: s.name)
     return local, computed, (sp.lambdify(symbols, computed, "jax"), symbols)
+
+
+def _abs_slope():
+    """abs's slope at 0 (_rules.TIES): |u| is computed as u·(2·Heaviside(u) - 1) with it, the
+    same value everywhere, whose SymPy derivative is JAX's (1 at u = 0, not sign(0) = 0)."""
+    from ._rules import TIES
+
+    return TIES["abs"]
 
 
 def local_derivative(formula, x):
@@ -356,7 +373,8 @@ def _copy(node: Node, staged: Staged, rules) -> NodeRule:
     the input elements' numbers (1, 2, 3, ...; a constant's elements get 0); each copied element
     has derivative 1, so the gradient is summed back along the same map."""
     refs = node.inputs
-    rule = NodeRule(node, None, _copy_latex(node, refs[0], np.shape(_value(refs[0], staged))))
+    rule = NodeRule(node, None, _copy_latex(node, refs[0], np.shape(_value(refs[0], staged)), staged),
+                    note=_copy_note(node, staged))
     if not node.differentiable:
         return rule
     moved = [k for k, r in enumerate(refs) if _floating(r, staged)]  # operands whose elements move
@@ -384,8 +402,7 @@ def _copy(node: Node, staged: Staged, rules) -> NodeRule:
         return evaluate
 
     for k in derived:
-        rule.locals.append(Local(refs[k], sp.Integer(1),
-                                 r"1\ \text{for each copied element (summed back)}", back(k)))
+        rule.locals.append(Local(refs[k], sp.Integer(1), _copied_latex(node, staged), back(k)))
     return rule
 
 
@@ -802,9 +819,12 @@ def _reduction_latex(op, ref, shape, axes) -> str:
     return rf"{op}_{{\text{{axis {', '.join(map(str, axes))}}}}} {x}"
 
 
-def _copy_latex(node, ref, shape) -> str:
+def _copy_latex(node, ref, shape, staged=None) -> str:
     x = sp.latex(symbol(ref)) if isinstance(ref, str) else "c"
     prim = node.eqn.primitive.name
+    label = row_labels(node, staged) if staged is not None else None
+    if label is not None:  # logp[jnp.arange(n), y]: row i's entry at column y_i
+        return picked_latex(x, label)
     out = "×".join(map(str, node.shape)) or "scalar"
     if prim == "transpose" and len(shape) == 2:
         return rf"{x}^{{\mathsf{{T}}}}"
@@ -817,6 +837,20 @@ def _copy_latex(node, ref, shape) -> str:
         args = ", ".join(sp.latex(symbol(r)) for r in node.inputs if isinstance(r, str))
         return rf"\operatorname{{{prim.replace('_', chr(92) + '_')}}}({args})\ \text{{shape {out}}}"
     return rf"{x}\ \text{{{words} {out}}}"
+
+
+def _copied_latex(node, staged) -> str:
+    """An index map's local derivative: 1 for each copied element; for a gather that picks
+    each row's labelled entry, the one-hot matrix of the labels (entry i, j of row i)."""
+    label = row_labels(node, staged)
+    if label is not None:
+        return rf"\left[{onehot_latex(label)}\right]_{{i j}}"
+    return r"1\ \text{for each copied element (summed back)}"
+
+
+def _copy_note(node, staged) -> str:
+    """The one-hot matrix defined where a gather's backward uses it (else no note)."""
+    return onehot_definition(node, staged) if row_labels(node, staged) is not None else ""
 
 
 def _error(node, what, supported="convolutions with feature groups, one batch group"):

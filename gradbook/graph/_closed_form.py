@@ -2,8 +2,9 @@
 
 For a graph of scalars the composition is a SymPy expression, proven equal to differentiating
 the whole forward expression at once. For arrays it is written in matrix notation, as the
-recursion of the gradients v̄ = ∂f/∂v from the output down (∂L/∂W = z̄ xᵀ and friends), and
-every product's rule (Ḡ Bᵀ, Aᵀ Ḡ) is proven element by element at the sizes it is used at.
+recursion of the gradients v̄ = ∂f/∂v from the output down (∂L/∂W = z̄ xᵀ and friends); every
+product's rule (Ḡ Bᵀ, Aᵀ Ḡ) is proven for every size where SymPy's matrix calculus can
+(_matrix_proofs), and each input's whole gradient where it can (_matrix_whole).
 """
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..checks._symbolic import _substitute, prove_equal
+from ..checks._symbolic import _substitute
 from ._backward import bar, symbol
+from ._onehot import definition as onehot_definition
+from ._onehot import onehot_latex, row_labels, softmax_reading
 from ._tables import Markdown, View, replace_name
 
-PROOF_SIZE = 3  # products are proven element by element with each size capped at this
 SIMPLIFY_OPS = 40  # closed forms longer than this are shown as composed, not simplified
 # ... and so are those with more distinct exp/tanh/... applications than this: simplify() puts a
 # sum of several exponentials over one denominator, whose expansion grows as the product of the
@@ -74,8 +76,9 @@ def _without_kink_convention(expr):
                         lambda e: sp.Heaviside(e.args[0]))
 
 
-def array_closed_form(staged, rules, wrt) -> Markdown:
-    """The gradients in matrix notation, each defined from its users' gradients.
+def array_closed_form(staged, rules, wrt, values=None, grads=None) -> Markdown:
+    """The gradients in matrix notation, each defined from its users' gradients (and, given the
+    worked example's values and gradients, a familiar form such gradients have: _onehot).
 
     In the user's terms: only what carries a differentiated input's gradient has a line (no
     gradient for labels or data, none through stop_gradient); nodes the tables fold (reshapes,
@@ -118,9 +121,14 @@ def array_closed_form(staged, rules, wrt) -> Markdown:
                 "is the sum over $v$'s users of what each passes down: the chain rule written "
                 "out once per node, so that every input's gradient (boxed) reads off the ones "
                 "above it. $\\odot$ is the elementwise product, $\\mathbf{1}$ a vector of ones, "
-                "and $\\sum_{\\text{axis } k}$ sums along axis $k$ (counted from 0).\n\n"
+                "and $\\sum_{\\text{axis } k}$ sums along axis $k$ (counted from 0)"
+                + "".join(dict.fromkeys(f"; {onehot_definition(n, staged)}" for n in staged.nodes
+                                        if n.name in live and row_labels(n, staged) is not None))
+                + ".\n\n"
                 "$$\\begin{aligned}" + " \\\\\n".join(lines) + "\\end{aligned}$$")
-    return Markdown(markdown, text)
+    reading = softmax_reading(staged, [n for n in order if n not in same], values, grads) if (
+        values is not None and grads is not None) else ""
+    return Markdown(markdown + (f"\n\n{reading}" if reading else ""), text)
 
 
 def _live(staged, rules, wrt) -> set[str]:
@@ -226,6 +234,8 @@ def _branch(node, rule, local, staged, up, view) -> str:
             return rf"{_sum_over(axes, len(node.shape))} {_paren(up)}" if axes else up
         if prim in ("reshape", "squeeze", "expand_dims"):
             return up
+        if prim == "gather" and row_labels(node, staged) is not None:  # logp[arange(n), y]
+            return rf"{onehot_latex(row_labels(node, staged))} \odot {up}\,\mathbf{{1}}^{{\mathsf{{T}}}}"
         if prim == "transpose":  # a script inside \operatorname is not TeX: MathML converters refuse it
             return rf"\operatorname{{transpose}}^{{-1}}({up})"
         back = {"slice": "unslice", "rev": "rev",
@@ -259,80 +269,15 @@ def _paren(latex: str) -> str:
     return latex if all(c not in latex for c in "+-") else rf"\left({latex}\right)"
 
 
-def prove_dot_rules(claim, staged, rules) -> None:
-    """Prove each product's gradient rule element by element, once per form and shape.
+def prove_dot_rules(claim, staged, rules, wrt=None) -> None:
+    """Prove each product's gradient rule, and each input's whole gradient (of `wrt`, else of
+    every floating input), for every size where SymPy's matrix calculus can; else say what
+    holds at which sizes (_matrix_proofs, _matrix_whole)."""
+    from ._matrix_proofs import prove_product_rules
+    from ._matrix_whole import prove_whole_gradients
 
-    Sizes above PROOF_SIZE are capped at it (the same size always maps to the same one, so
-    the product still fits): the rule's form does not depend on the size, and element-wise
-    proofs grow with the number of entries.
-    """
-    seen = set()
-    for node in staged.nodes:
-        if node.rule is None or node.rule.kind not in ("dot", "conv") or node.name not in rules:
-            continue
-        rule = rules[node.name]
-        capped = {m: sp.MatrixSymbol(m.name, *[min(int(d), PROOF_SIZE) for d in m.shape])
-                  for m in rule.formula.atoms(sp.MatrixSymbol)}
-        product = rule.formula.xreplace(capped)
-        shapes = tuple(tuple(m.shape) for m in product.atoms(sp.MatrixSymbol))
-        form = _form(product, [sp.latex(symbol(local.input)) for local in rule.locals])
-        if form in seen:  # the same rule at the same sizes (another step of a loop): proven once
-            continue
-        seen.add(form)
-        for local in rule.locals:
-            g_full = next(m for m in local.expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
-            local_expr = local.expr.xreplace({**capped, g_full: sp.MatrixSymbol(
-                g_full.name, *[min(int(d), PROOF_SIZE) for d in g_full.shape])})
-            operand = next(m for m in product.atoms(sp.MatrixSymbol)
-                           if m.name == sp.latex(symbol(local.input)))
-            g = next(m for m in local_expr.atoms(sp.MatrixSymbol) if m.name == sp.latex(bar(node.name)))
-            explicit = {m: _explicit(m) for m in product.atoms(sp.MatrixSymbol) | {g}}
-            objective = (explicit[g].T * _multiplied_out(product.xreplace(explicit))).trace()
-            derivatives = explicit[operand].applyfunc(lambda e: sp.Derivative(objective, e))
-            claimed = _multiplied_out(local_expr.xreplace(explicit))
-            prove_equal(claim, derivatives, sp.Matrix(claimed), box=False,
-                        shown=_identity(rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}",
-                                        local.latex, shapes),
-                        lhs=rf"\frac{{\partial\, \operatorname{{tr}}({sp.latex(bar(node.name))}^{{\mathsf{{T}}}}"
-                            rf"{rule.latex})}}{{\partial {sp.latex(symbol(local.input))}}}"
-                            rf"\ \text{{at sizes }}{_sizes(shapes)}")
-
-
-def _identity(lhs: str, rhs: str, shapes) -> str:
-    """A product rule as proven, on two aligned lines so that it fits the page: the identity,
-    then what the rule's note says of it (a convolution's flipped kernel) and at which sizes."""
-    formula, _, note = rhs.partition(r",\ \text{")
-    said = rf"\text{{{note.removesuffix('}')} " if note else r"\text{"
-    return (rf"\begin{{aligned}}&{lhs} = {formula}\\&{said}(entry by entry at sizes }}"
-            rf"{_sizes(shapes)})\end{{aligned}}")
-
-
-def _form(product, derived: list[str]) -> str:
-    """A product's rule up to its operands' names: operands renamed in order of appearance,
-    with their sizes, and which of them are differentiated."""
-    names = {}
-    for e in sp.preorder_traversal(product):
-        if isinstance(e, sp.MatrixSymbol) and e not in names:
-            names[e] = sp.MatrixSymbol(f"M{len(names)}{'*' if e.name in derived else ''}", *e.shape)
-    return sp.srepr(product.xreplace(names))
-
-
-def _multiplied_out(expr):
-    """A product of explicit matrices as one explicit matrix (as_explicit() would build each
-    entry as a symbolic sum and evaluate it: seconds per product)."""
-    done = expr.doit()
-    return done if isinstance(done, sp.MatrixBase) else expr.as_explicit()
-
-
-def _explicit(m):
-    """A matrix symbol written out as a matrix of scalar symbols, one per entry."""
-    base = m.name.replace("\\mathrm", "").replace("\\text", "").replace("\\bar{", "g")
-    base = base.replace("}", "").replace("{", "").replace("_", "").replace("\\", "")
-    return sp.Matrix(*m.shape, lambda i, j: sp.Symbol(f"{base}_{{{i + 1}{j + 1}}}", real=True))
-
-
-def _sizes(shapes) -> str:
-    return ",\\ ".join("×".join(map(str, s)) for s in dict.fromkeys(shapes))
+    prove_product_rules(claim, staged, rules)
+    prove_whole_gradients(claim, staged, rules, wrt)
 
 
 __all__ = ["array_closed_form", "prove_dot_rules", "scalar_closed_form"]

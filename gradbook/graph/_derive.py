@@ -17,10 +17,10 @@ import numpy as np
 import sympy as sp
 
 from .._display import Result, show
-from .._float64 import jax
 from ..checks._ledger import active_ledger, fail, record
 from ..checks._numeric import check_gradient
 from ..checks._printed import check_printed
+from ..checks._quick_jit import quick_jit
 from ..checks._report import declare_claim
 from ..checks._symbolic import prove_chain
 from ..checks._tolerance import autodiff_bound_summed
@@ -97,19 +97,19 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
     claim = _claim(claim, f, staged, printed)
     rules = derive_rules(staged)
     example = flat.by_name()
-    compute = jax.jit(lambda a: at_example(staged, rules, a))  # compiled once, used at every point
+    compute = quick_jit(lambda a: at_example(staged, rules, a))  # compiled once, used at every point
     values, (grads, branches), sizes, theirs = compute(example)
     section = Section(f"Derived by machine: {f.__name__}")
     section.markdown(f"#### The forward function\n\n```python\n{_source(f)}\n```")
     section.flush()
-    if graph:
-        from ._drawing import draw_graph
-
-        draw_graph(flat.function, *example.values(), names=staged.inputs, output=output, wrt=wrt)
     shown_values, shown_grads, shown_branches = _shown_without_noise(values, grads, branches, sizes)
+    if graph:  # drawn from the staged nodes and the numbers above: nothing traced again
+        from ._drawing import draw_staged
+
+        draw_staged(staged, shown_values, shown_grads, shown_branches, wrt=wrt)
     show(forward_table(staged, rules, shown_values, wrt))
     show(backward_table(staged, rules, shown_values, shown_grads, shown_branches, wrt))
-    loops = recurrence_table(staged, shown_grads, shown_values, shown_branches)  # unrolled loops: one row per step
+    loops = recurrence_table(staged, shown_grads, shown_values, shown_branches, wrt=wrt)  # unrolled loops: one row per step
     if loops is not None:
         show(loops)
     _check_nodes(claim, staged, grads, branches, sizes, theirs)
@@ -124,8 +124,8 @@ def derive(f, *, at: dict, wrt=None, claim: str | None = None, printed: dict | N
                         lhs=rf"\frac{{\partial {sp.latex(symbol(output))}}}{{\partial {sp.latex(symbol(name))}}}")
     else:
         closed = None
-        show(array_closed_form(staged, rules, wrt))
-        prove_dot_rules(claim, staged, rules)
+        show(array_closed_form(staged, rules, wrt, values=values, grads=grads))
+        prove_dot_rules(claim, staged, rules, wrt)
     workbook = Workbook(staged, rules, values, grads, branches, closed)
     _check_closed_form(claim, flat.function, staged, rules, values, example, wrt, points, sample,
                        compute)

@@ -87,7 +87,9 @@ TIES = {"max": sp.S.Half, "min": sp.S.Half, "clamp": 0, "relu": 0, "abs": 1,
         "cummax": "pairwise", "cummin": "pairwise"}
 # Kept a node of its own, not folded into a jitted helper's formula: clamp's slope at its
 # bounds (0) is not the 1/2 SymPy's Heaviside gives the helper's other maxima and minima.
-# (abs inside a helper keeps SymPy's sign(0) = 0; the tie check compares the helper with JAX.)
+# (abs inside a plain jitted helper takes abs's slope 1 at 0, as JAX differentiates it; inside a
+# custom-derivative function, such as softplus's logaddexp, JAX's rule is the function's own,
+# which SymPy's sign(0) = 0 matches there; the tie check compares each helper with JAX.)
 OWN_NODE = {"clamp"}
 TIE_WORDS = {
     "share": "tied elements share the slope equally",
@@ -117,6 +119,7 @@ class Rule:
     kind: str
     template: object = None  # for elementwise: function(list of SymPy args) -> expression
     kink: object = None      # Heaviside's value at 0 for this node's kinks (TIES; None: SymPy's 1/2)
+    inner_abs: bool = False  # a plain jitted helper: JAX differentiates its |u| by abs's own rule
 
 
 def rule_for(eqn) -> Rule | None:
@@ -132,7 +135,7 @@ def rule_for(eqn) -> Rule | None:
         return None
     inner = closed_jaxpr(inner)
     return Rule("elementwise", lambda args, inner=inner: compose(inner, args),
-                kink=TIES.get(function_name(eqn)))
+                kink=TIES.get(function_name(eqn)), inner_abs=not _has_custom_rule(eqn))
 
 
 def closed_jaxpr(inner):
@@ -185,6 +188,14 @@ def as_number(value):
     if isinstance(value, (sp.logic.boolalg.BooleanFunction, sp.core.relational.Relational)):
         return sp.Piecewise((1, value), (0, True))  # (a Symbol is a Boolean to SymPy too: not here)
     return sp.Integer(int(bool(value))) if value in (sp.true, sp.false) else value
+
+
+def _has_custom_rule(eqn) -> bool:
+    """Whether JAX differentiates part of this call by a custom rule (custom_jvp/vjp inside)."""
+    if "custom" in eqn.primitive.name:
+        return True
+    inner = eqn.params.get("jaxpr") or eqn.params.get("call_jaxpr")
+    return inner is not None and any(_has_custom_rule(e) for e in closed_jaxpr(inner).jaxpr.eqns)
 
 
 def _scalar_only(jaxpr) -> bool:
