@@ -52,11 +52,12 @@ def prove_rule(claim, rule, local, also=()) -> None:
         said = rf"\text{{{note.removesuffix('}')}; }}" if note else ""
         shown = (rf"\begin{{aligned}}&{lhs} = {formula}\\&{said}\text{{for every size: }}{sizes}"
                  r"\end{aligned}")
-        used = f"; the same rule holds for ${'$, $'.join(also)}$" if also else ""
+        used = "; the same rule holds for $" + r",\ ".join(also) + "$" if also else ""
         names = ", ".join(sorted({sp.latex(d) for m in why.values() for d in m.shape
                                   if isinstance(d, sp.Symbol)}))
-        Result([record(claim, "sym", True, "proven by SymPy's matrix calculus for every size "
-                       f"(symbolic ${names}$){used}")], latex=shown)
+        sized = f"for every size (symbolic ${names}$)" if names else "(every size here is 1)"
+        Result([record(claim, "sym", True, f"proven by SymPy's matrix calculus {sized}{used}")],
+               latex=shown)
         return
     _prove_capped(claim, rule, local, lhs, formula, note, why)
 
