@@ -225,7 +225,12 @@ def test_ctrl_c_stops_every_kernel_and_keeps_the_previous_notebooks(tmp_path):
     (root / "derivations" / "good.py").write_text(GOOD.replace("import sympy", "import time; time.sleep(600)\nimport sympy"))
     command = [sys.executable, "-c", "import sys; from gradbook.cli import main; sys.exit(main(sys.argv[1:]))",
                "--derivations", str(root / "derivations"), "--notebooks", str(root / "notebooks"), "--jobs", "3"]
-    build_process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def as_from_a_terminal():  # Ctrl-C's SIGINT neither ignored nor blocked, whatever the test runner did
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    build_process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, preexec_fn=as_from_a_terminal)
     parent = psutil.Process(build_process.pid)
     deadline = time.monotonic() + 120
     while len(kernels := [p for p in parent.children(recursive=True) if "gradbook.build._kernel" in p.cmdline()]) < 3:
@@ -237,8 +242,10 @@ def test_ctrl_c_stops_every_kernel_and_keeps_the_previous_notebooks(tmp_path):
         _, err = build_process.communicate(timeout=180)
     except subprocess.TimeoutExpired:
         build_process.kill()
-        build_process.communicate()
-        raise
+        _, err = build_process.communicate()
+        raise AssertionError(f"the build did not stop on SIGINT (the test process's SIGINT: "
+                             f"{signal.getsignal(signal.SIGINT)}, blocked: "
+                             f"{signal.pthread_sigmask(signal.SIG_BLOCK, set())}): {err[-500:]!r}")
     assert build_process.returncode == 130, err
     assert b"interrupted" in err
     gone, alive = psutil.wait_procs(kernels, timeout=10)
