@@ -223,14 +223,14 @@ def test_ctrl_c_stops_every_kernel_and_keeps_the_previous_notebooks(tmp_path):
     for name in ("slow_a", "slow_b"):
         (root / "derivations" / f"{name}.py").write_text("# %%\nimport time\ntime.sleep(600)\n")
     (root / "derivations" / "good.py").write_text(GOOD.replace("import sympy", "import time; time.sleep(600)\nimport sympy"))
-    command = [sys.executable, "-c", "import sys; from gradbook.cli import main; sys.exit(main(sys.argv[1:]))",
+    # SIGINT as a terminal's Ctrl-C finds it (handled, not blocked), whatever the test runner did
+    start = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+             "from gradbook.cli import main; sys.exit(main(sys.argv[1:]))")
+    command = [sys.executable, "-c", start,
                "--derivations", str(root / "derivations"), "--notebooks", str(root / "notebooks"), "--jobs", "3"]
-    def as_from_a_terminal():  # Ctrl-C's SIGINT neither ignored nor blocked, whatever the test runner did
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
     build_process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, preexec_fn=as_from_a_terminal)
+                                     stderr=subprocess.PIPE)
     parent = psutil.Process(build_process.pid)
     deadline = time.monotonic() + 120
     while len(kernels := [p for p in parent.children(recursive=True) if "gradbook.build._kernel" in p.cmdline()]) < 3:

@@ -18,10 +18,14 @@ def _busy(seconds):
         pass
 
 
+# The error Python drops in a finalizer or gc callback is reported as "unraisable": expected here,
+# where the test is that the limit comes again and is not lost.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_limit_that_expires_in_a_garbage_collector_callback_is_not_lost():
     def slow_callback(phase, info):  # where the timer fires: Python drops errors raised here
         _busy(0.02)
 
+    gc.collect()  # earlier tests' garbage finalized now, not inside the limit
     gc.callbacks.append(slow_callback)
     start = time.process_time()
     try:
