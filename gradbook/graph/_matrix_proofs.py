@@ -49,7 +49,7 @@ def prove_rule(claim, rule, local, also=()) -> None:
         patches = {first: rf"P({first})"} if rule.node.rule.kind == "conv" else {}
         sizes = r",\ ".join(rf"{patches.get(sp.latex(m), sp.latex(m))} \in \mathbb{{R}}^{{"
                             rf"{sp.latex(m.rows)}\times {sp.latex(m.cols)}}}" for m in why.values())
-        said = rf"\text{{{note.removesuffix('}')}; }}" if note else ""
+        said = rf"\text{{{note.removesuffix('}')}}}\\&" if note else ""  # a line of its own: fits
         shown = (rf"\begin{{aligned}}&{lhs} = {formula}\\&{said}\text{{for every size: }}{sizes}"
                  r"\end{aligned}")
         used = "; the same rule holds for $" + r",\ ".join(also) + "$" if also else ""
