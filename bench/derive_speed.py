@@ -13,13 +13,15 @@ The model: a two-layer MLP, widths 3-5-2, ReLU, softmax cross-entropy, a batch o
   scalar   derive() on a scalar network of a dozen weights (2 inputs, 3 sigmoid units with
            biases, a linear output; inputs and target written into the function as floats):
            every gradient's closed form proven by SymPy.
-Each is run in a fresh process; the best of --repeat runs is kept. Nothing is asserted: this
-reports figures (see the README), it is not a timed test.
+Each is run in a fresh process; the best of --repeat runs is kept, and the machine's load
+average is printed with the figures. Nothing is asserted: this reports figures (see the
+README), it is not a timed test.
 Usage: python bench/derive_speed.py [--repeat N]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -79,12 +81,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3, help="keep the best of N runs of each step")
     opts = p.parse_args(argv)
+    load = os.getloadavg()[0]
     best = {step: min(run(step) for _ in range(opts.repeat)) for step in STEPS}
     print(f"{'step':<8} {'seconds':>8} {'× jax':>7}")
     for step, seconds in best.items():
         print(f"{step:<8} {seconds:8.2f} {seconds / best['jax']:7.1f}")
     print(f"\nderive generates the whole verified workbook in {best['derive']:.1f} s, "
           f"{best['derive'] / best['jax']:.0f}× what JAX alone takes to trace and differentiate")
+    print(f"(load average {load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} "
+          "cores: other jobs' load slows every step, so compare ratios taken in one run)")
     return 0
 
 

@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 
 from .._display import Result
-from ._finite_diff import fd_jacobian
+from ._finite_diff import fd_jacobians
 from .._float64 import jax, jnp
 from ._ledger import fail, record
 from ._quick_jit import quick_jit
@@ -148,7 +148,7 @@ def _check_derivative(claim, what, names, argnums, f, claimed, reference, points
             bound = lambda a, b: autodiff_bound_summed(a, b, next(sizes))  # noqa: E731
         worst_jax = _worse(worst_jax, _compare(mine, theirs, names, where, bound))
         if fd:
-            witness = tuple(fd_jacobian(f, args, i) for i in argnums)
+            witness = fd_jacobians(f, args, argnums)
             f_value = np.asarray(f(*args), dtype=np.float64)
             worst_fd = _worse(worst_fd, _compare(mine, witness, names, where,
                                                  lambda a, b: fd_bound(a, b, f_value)))

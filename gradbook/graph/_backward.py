@@ -13,6 +13,7 @@ import numpy as np
 import sympy as sp
 
 from .._float64 import jax, jnp
+from ._numpy_copies import numpy_copy
 from ._onehot import definition as onehot_definition
 from ._onehot import onehot_latex, picked_latex, row_labels
 from ._stage import Constant, Node, Staged
@@ -387,7 +388,8 @@ def _copy(node: Node, staged: Staged, rules) -> NodeRule:
         args = [(xp.arange(1, sizes[k] + 1, dtype=xp.float64) + offsets[k]).reshape(shapes[k])
                 if k in derived else xp.zeros(shapes[k]) if k in moved else _value_at(r, values)
                 for k, r in enumerate(refs)]
-        ids = xp.ravel(xp.asarray(_bind(node.eqn, args)[0]))
+        copied = numpy_copy(node.eqn, args) if xp is np else None
+        ids = xp.ravel(xp.asarray((copied or _bind(node.eqn, args))[0]))
         return xp.where(xp.isnan(ids), 0, ids).astype(xp.int64) - 1  # -1: a constant element
 
     static = all(isinstance(r, Constant) for k, r in enumerate(refs) if k not in moved)

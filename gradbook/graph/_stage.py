@@ -14,6 +14,7 @@ import numpy as np
 from jax.extend.core import Literal
 
 from .._float64 import jax, jnp
+from ._numpy_copies import numpy_copy
 from ._rules import SUPPORTED, closed_jaxpr, function_name, rule_for
 from ._trace import _bind
 
@@ -283,7 +284,8 @@ class _Stager:
                 env.update(zip(eqn.outvars, self.inline(inner, refs, _user_line(eqn) or line)))
                 continue
             if all(isinstance(r, Constant) for r in refs):  # arithmetic on constants only
-                for var, value in zip(eqn.outvars, _bind(eqn, [r.value for r in refs])):
+                values = [r.value for r in refs]
+                for var, value in zip(eqn.outvars, numpy_copy(eqn, values) or _bind(eqn, values)):
                     env[var] = self.constant(value)
                 continue
             where = _user_line(eqn) or line

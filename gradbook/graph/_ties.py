@@ -5,6 +5,8 @@ against JAX's own derivative of that operation at ties constructed on purpose: o
 set equal to another or to a constant of the formula, or the reduced values repeated."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import sympy as sp
 
@@ -115,13 +117,26 @@ def _at_a_kink(exprs, values):
     tied = None
     for e in exprs:
         for u in kink_arguments(e):
-            names = sorted(u.free_symbols, key=lambda s: s.name)
+            names, fn = _numpy_form(u)
             if any(s.name not in values for s in names):
                 continue
-            zero = np.asarray(sp.lambdify(names, u, "numpy")(
-                *[np.asarray(values[s.name], dtype=np.float64) for s in names])) == 0
+            zero = np.asarray(fn(*[np.asarray(values[s.name], dtype=np.float64) for s in names])) == 0
             tied = zero if tied is None else np.logical_or(tied, zero)
     return tied
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_form(u):
+    """A kink argument's symbols (by name) and its NumPy function, made once per expression:
+    lambdify's "numpy" with its own printer settings, importing only the functions the code
+    uses (the module "numpy" runs `from numpy import *`, which imports numpy's f2py and test
+    modules, a tenth of a second)."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    names = sorted(u.free_symbols, key=lambda s: s.name)
+    printer = NumPyPrinter({"fully_qualified_modules": False, "inline": True,
+                            "allow_unknown_functions": True, "user_functions": {}})
+    return names, sp.lambdify(names, u, modules=[{}], printer=printer)
 
 
 def _chooses(node) -> bool:
