@@ -16,7 +16,9 @@
 #   every output element is one input element, so its gradient is summed back to where it came
 #   from;
 # - *products* (`x @ W`, `einsum`): SymPy's matrix calculus gives $\bar A = \bar G B^{\mathsf T}$
-#   and $\bar B = A^{\mathsf T}\bar G$, proven entry by entry;
+#   and $\bar B = A^{\mathsf T}\bar G$, proven for every size; where the whole forward can be
+#   written as one matrix expression (the MLP), each parameter's whole gradient is proven for
+#   every size too, and the page says which are and why the others are not;
 # - *convolutions*: written as the input's patches times the kernel, so the same matrix
 #   calculus gives both rules (the input's is the full correlation with the flipped kernel
 #   that notebook 14 proves by hand);

@@ -100,7 +100,7 @@ def test_a_whole_gradient_composed_wrong_is_rejected(shown):
                              X=rng.standard_normal((3, 4)), Y=rng.standard_normal((2, 4)))
     square = next(r for r in rules.values() if r.node.op == "integer_pow")
     square.locals[0] = replace(square.locals[0], expr=3 * square.locals[0].expr)
-    with pytest.raises(ClaimFailed, match="differs from SymPy's derivative of the whole forward"):
+    with pytest.raises(ClaimFailed, match="differs from the whole forward differentiated"):
         _matrix_whole.prove_whole_gradients(CLAIM, staged, rules, wrt=["W"])
 
 
@@ -112,3 +112,71 @@ def test_what_sympy_cannot_do_as_a_whole_is_said(shown):
                              K=rng.standard_normal((2, 5, 4)))
     _matrix_whole.prove_whole_gradients(CLAIM, staged, rules)
     assert any("Not proven as a whole at symbolic sizes" in said for _, said in shown)
+
+
+def two_layer(W1, b1, W2, X, Y):
+    H = jnp.tanh(W1 @ X + b1[:, None])
+    Z = W2 @ H
+    return -jnp.mean(jnp.sum(Y * jax.nn.log_softmax(Z, axis=0), axis=0))
+
+
+def two_layer_at(n=3):
+    return dict(W1=rng.standard_normal((n, n)), b1=rng.standard_normal(n),
+                W2=rng.standard_normal((n, n)), X=rng.standard_normal((n, n)),
+                Y=np.eye(n)[np.arange(n) % n])
+
+
+def test_a_two_layer_network_is_proven_whole_at_symbolic_sizes(shown):
+    staged, rules = rules_of(two_layer, **two_layer_at())
+    _matrix_whole.prove_whole_gradients(CLAIM, staged, rules, wrt=["W1", "b1", "W2"])
+    (latex, detail), = shown
+    assert "for every size" in detail and "matrix calculus" in detail
+    assert r"W_{1} \in \mathbb{R}^{n\times n}" in latex and latex_problems(latex) == []
+
+
+def missing_transpose(rules, node_input):
+    """The network's rules with W1's product rule Ḡ Xᵀ made Ḡ X (square sizes: it still fits)."""
+    rule = next(r for r in rules.values() if r.node.rule.kind == "dot" and "W1" in r.node.inputs)
+    i, local = next((i, loc) for i, loc in enumerate(rule.locals) if loc.input == node_input)
+    rule.locals[i] = replace(local, expr=local.expr.replace(lambda e: isinstance(e, sp.Transpose),
+                                                            lambda e: e.arg))
+
+
+def test_a_missing_transpose_in_a_network_is_rejected_as_a_whole(shown):
+    staged, rules = rules_of(two_layer, **two_layer_at())
+    missing_transpose(rules, "W1")
+    with pytest.raises(ClaimFailed, match="differs from the whole forward differentiated"):
+        _matrix_whole.prove_whole_gradients(CLAIM, staged, rules, wrt=["W1"])
+
+
+def test_a_form_too_large_to_compare_is_still_rejected_when_wrong(shown, monkeypatch):
+    monkeypatch.setattr(_matrix_whole, "COMPARED_NODES", 10)
+    staged, rules = rules_of(two_layer, **two_layer_at())
+    _matrix_whole.prove_whole_gradients(CLAIM, staged, rules, wrt=["W1"])
+    assert "too large" in shown[-1][1] and "the two agree" in shown[-1][1]
+    missing_transpose(rules, "W1")
+    with pytest.raises(ClaimFailed, match="at a random point"):
+        _matrix_whole.prove_whole_gradients(CLAIM, staged, rules, wrt=["W1"])
+
+
+def test_a_concatenation_is_proven_whole_at_symbolic_sizes(shown):
+    def gate(W, x, h):
+        return jnp.sum(jax.nn.sigmoid(W @ jnp.concatenate([x, jnp.tanh(h)])))
+
+    staged, rules = rules_of(gate, W=rng.standard_normal((3, 5)), x=rng.standard_normal(2),
+                             h=rng.standard_normal(3))
+    _matrix_whole.prove_whole_gradients(CLAIM, staged, rules, wrt=["W", "h"])
+    (latex, detail), = shown
+    assert "for every size" in detail
+
+
+def test_integer_labels_picked_per_row_are_proven_whole(shown):
+    def picked(W, x, y):
+        logp = jax.nn.log_softmax(x @ W)
+        return -jnp.mean(logp[jnp.arange(x.shape[0]), y])
+
+    staged, rules = rules_of(picked, W=rng.standard_normal((3, 4)), x=rng.standard_normal((5, 3)),
+                             y=np.array([0, 3, 1, 1, 2]))
+    _matrix_whole.prove_whole_gradients(CLAIM, staged, rules, wrt=["W"])
+    (latex, detail), = shown
+    assert "for every size" in detail
