@@ -81,3 +81,12 @@ def test_a_matrix_power_is_a_product_of_its_factors():
     X, S = sp.MatrixSymbol("X", n, n), sp.MatrixSymbol("S", n, n)
     assert equal(matrix_gradient(sp.MatPow(X, 2), X, S), S * X.T + X.T * S)
     assert not equal(matrix_gradient(sp.MatPow(X, 2), X, S), 2 * S * X.T)
+
+
+def test_a_sigmoid_written_two_ways_is_shown_equal_and_a_wrong_one_is_not():
+    X = sp.MatrixSymbol("X", n, m)
+    sigmoid = sp.Lambda(d, 1 / (1 + sp.exp(-d)))
+    slope_as_sigma = sp.Lambda(d, sp.exp(-d) / (1 + sp.exp(-d)) ** 2)
+    slope_as_exp = sp.Lambda(d, 1 / (sp.exp(d) + 2 + sp.exp(-d)))
+    assert equal(ElementwiseApplyFunction(slope_as_sigma, X), ElementwiseApplyFunction(slope_as_exp, X))
+    assert not equal(ElementwiseApplyFunction(slope_as_sigma, X), ElementwiseApplyFunction(sigmoid, X))

@@ -28,10 +28,30 @@ def equal(left, right, fresh: bool = True) -> bool:
     if fresh:
         forget()
     difference = _entry(left, False) - _entry(right, False)
-    if sp.expand(difference) == 0:
+    expanded = sp.expand(difference)
+    if expanded == 0:
+        return True
+    rational = _exponentials_as_powers(expanded)
+    if rational is not None and sp.cancel(rational) == 0:
         return True
     small = sp.count_ops(difference) <= SIMPLIFIED_OPS  # simplify() on more can take minutes
     return small and any(rewrite(difference) == 0 for rewrite in (sp.cancel, sp.simplify))
+
+
+def _exponentials_as_powers(e):
+    """e with each exp(c·s) written T_s^c (one positive symbol per s, c rational), when e has
+    no other function: a rational function, which cancel() settles quickly (a sigmoid's and a
+    log-loss's derivatives, written two ways, differ by such a form); else None."""
+    exps = e.atoms(sp.exp)
+    if not exps or e.atoms(sp.Function) != exps:
+        return None
+    mapping = {}
+    for a in exps:
+        c, rest = a.args[0].as_coeff_Mul()
+        if not (isinstance(rest, sp.Symbol) and c.is_Rational):
+            return None
+        mapping[a] = sp.Symbol(f"exp({rest.name})", positive=True) ** c
+    return e.xreplace(mapping)
 
 
 def forget() -> None:
